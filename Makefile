@@ -1,0 +1,52 @@
+# Outbound: `make run` starts the whole system, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROTOS := $(shell find protos -name '*.proto')
+GEN_STAMP := gen/.stamp
+
+.PHONY: setup protos run test test-unit test-integration test-e2e lint bench clean
+
+setup: $(STAMP) $(GEN_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[servers,dev]'
+	# Generated protobuf code lives in gen/ (never committed); put it on the venv's path.
+	$(BIN)/python -c "import site,os; open(os.path.join(site.getsitepackages()[0],'outbound_gen.pth'),'w').write(os.path.abspath('gen')+'\n')"
+	touch $(STAMP)
+
+protos: $(GEN_STAMP)
+
+$(GEN_STAMP): $(PROTOS) $(STAMP)
+	rm -rf gen && mkdir -p gen
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen --pyi_out=gen $(PROTOS)
+	touch $(GEN_STAMP)
+
+run: setup
+	$(BIN)/outbound run
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: setup
+	$(BIN)/python -m pytest -q tests/integration
+
+test-e2e: setup
+	$(BIN)/python -m pytest -q tests/e2e
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf gen $(VENV) .pytest_cache
