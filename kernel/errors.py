@@ -1,0 +1,209 @@
+"""The one domain-error hierarchy of Outbound.
+
+Every error carries its public name (the `error` of the REST body, the `reason` of the
+gRPC ErrorInfo). Services raise these; the gRPC interceptor turns them into a status
+with ErrorInfo; the gateway turns that status back into the same error and then into
+HTTP. Nothing else maps errors.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+ERROR_DOMAIN = "outbound"
+DETAILS_KEY = "grpc-status-details-bin"
+
+
+class DomainError(Exception):
+    """Base of every error a client may see. `name` is the public error name."""
+
+    name = "InternalError"
+    code = grpc.StatusCode.INTERNAL
+    default_message = "Internal error"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, name: str | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.field = field
+        if name:
+            self.name = name
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(DomainError):
+    name = "ValidationError"
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_message = "Invalid request"
+
+
+class BadRequestException(DomainError):
+    name = "BadRequestException"
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    default_message = "Bad request"
+
+
+class UnauthorizedError(DomainError):
+    name = "UnauthorizedError"
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_message = "Missing or invalid API key"
+
+
+class NotFoundError(DomainError):
+    name = "NotFoundError"
+    code = grpc.StatusCode.NOT_FOUND
+    default_message = "Not found"
+
+
+class PreconditionError(DomainError):
+    """The request is well formed but the current state does not allow it (HTTP 400)."""
+
+    name = "BadRequestException"
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ConflictError(DomainError):
+    name = "ConflictError"
+    code = grpc.StatusCode.ABORTED
+    default_message = "Conflict with a concurrent change"
+
+
+class AlreadyExistsError(DomainError):
+    name = "ConflictError"
+    code = grpc.StatusCode.ALREADY_EXISTS
+    default_message = "Already exists"
+
+
+class RateLimitedError(DomainError):
+    name = "TooManyRequestsError"
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_message = "Too many requests"
+
+
+class UnavailableError(DomainError):
+    name = "ServiceUnavailableError"
+    code = grpc.StatusCode.UNAVAILABLE
+    default_message = "Service unavailable, try again"
+
+
+def _named(base: type[DomainError], name: str, message: str) -> type[DomainError]:
+    return type(name, (base,), {"name": name, "default_message": message})
+
+
+# The spec's error names, each a class so services can raise and tests can catch them.
+ProgramNotFoundError = _named(NotFoundError, "ProgramNotFoundError", "Program not found")
+ExecutionNotFoundError = _named(NotFoundError, "ExecutionNotFoundError", "Execution not found")
+DidNotFoundError = _named(NotFoundError, "DidNotFoundError", "DID not found")
+ContactNotFoundError = _named(NotFoundError, "ContactNotFoundError", "Contact not found")
+AudienceNotFoundError = _named(NotFoundError, "AudienceNotFoundError", "Audience not found")
+FlowNotFoundError = _named(NotFoundError, "FlowNotFoundError", "Flow not found")
+OrganizationNotFoundError = _named(NotFoundError, "OrganizationNotFoundError", "Organization not found")
+AttributeNotFoundError = _named(NotFoundError, "AttributeNotFoundError", "Custom attribute not found")
+ApiKeyNotFoundError = _named(NotFoundError, "ApiKeyNotFoundError", "API key not found")
+DidNotActiveError = _named(PreconditionError, "DidNotActiveError", "DID is not active")
+DidNotAccessibleError = _named(
+    PreconditionError, "DidNotAccessibleError", "DID is not available to this organization"
+)
+ExecutionAlreadyRunningError = _named(
+    PreconditionError, "ExecutionAlreadyRunningError", "Program already has a running execution"
+)
+AudienceEmptyError = _named(PreconditionError, "AudienceEmptyError", "Audience has no contacts")
+EmptyDidPoolError = _named(
+    PreconditionError, "EmptyDidPoolError", "All DIDs have been deleted since program creation"
+)
+InvalidExecutionStateError = _named(
+    PreconditionError, "InvalidExecutionStateError", "Execution is not in a state that allows this"
+)
+InsufficientCreditsError = _named(
+    PreconditionError, "InsufficientCreditsError", "Not enough credits available"
+)
+ProgramStatusConflictError = _named(
+    ConflictError, "ProgramStatusConflictError", "Program status changed (concurrent operation)"
+)
+
+_BY_NAME: dict[str, type[DomainError]] = {
+    cls.name: cls
+    for cls in [
+        ValidationError, BadRequestException, UnauthorizedError, ConflictError, RateLimitedError,
+        UnavailableError, ProgramNotFoundError, ExecutionNotFoundError, DidNotFoundError,
+        ContactNotFoundError, AudienceNotFoundError, FlowNotFoundError, OrganizationNotFoundError,
+        AttributeNotFoundError, ApiKeyNotFoundError, DidNotActiveError, DidNotAccessibleError,
+        ExecutionAlreadyRunningError, AudienceEmptyError, EmptyDidPoolError, InvalidExecutionStateError,
+        InsufficientCreditsError, ProgramStatusConflictError,
+    ]
+}
+
+# gRPC status → HTTP status; the gateway's only table.
+HTTP_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 404,  # tenants never learn another tenant's ids exist
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+_FALLBACK_NAMES = {
+    grpc.StatusCode.INVALID_ARGUMENT: "ValidationError",
+    grpc.StatusCode.NOT_FOUND: "NotFoundError",
+    grpc.StatusCode.UNAUTHENTICATED: "UnauthorizedError",
+    grpc.StatusCode.UNAVAILABLE: "ServiceUnavailableError",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "ServiceUnavailableError",
+}
+
+
+def to_status_proto(err: DomainError) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(reason=err.name, domain=ERROR_DOMAIN)
+    if err.field:
+        info.metadata["field"] = err.field
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return status_pb2.Status(code=err.code.value[0], message=err.message, details=[detail])
+
+
+def to_trailing_metadata(err: DomainError) -> tuple[tuple[str, bytes], ...]:
+    return ((DETAILS_KEY, to_status_proto(err).SerializeToString()),)
+
+
+def from_rpc_error(exc: grpc.RpcError) -> DomainError:
+    """Rebuild the domain error a service raised from the status it answered."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    message = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+    metadata = exc.trailing_metadata() if callable(getattr(exc, "trailing_metadata", None)) else None
+    for key, value in metadata or ():
+        if key == DETAILS_KEY:
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
+                    cls = _BY_NAME.get(info.reason)
+                    field = info.metadata.get("field") or None
+                    if cls is not None:
+                        return cls(status.message, field=field)
+                    err = DomainError(status.message, field=field, name=info.reason)
+                    err.code = code
+                    return err
+    name = _FALLBACK_NAMES.get(code, "InternalError")
+    cls = _BY_NAME.get(name, DomainError)
+    err = cls(message or name)
+    err.code = code
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        err.name = "ValidationError"
+    return err
+
+
+def http_status(err: DomainError) -> int:
+    return HTTP_STATUS.get(err.code, 500)
+
+
+__all__ = [name for name in dir() if name.endswith(("Error", "Exception"))] + [
+    "from_rpc_error", "http_status", "to_status_proto", "to_trailing_metadata", "code_pb2",
+]

@@ -1,0 +1,206 @@
+"""gRPC server bootstrap: health, reflection, the error interceptor, graceful drain.
+
+SIGTERM or SIGINT → every health status NOT_SERVING → wait `drain_seconds` so load
+balancers stop sending → stop background loops → stop the server with `grace_seconds`
+for in-flight RPCs → close resources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from psycopg import DataError
+from sqlalchemy.exc import DBAPIError
+
+from kernel import errors, logs, metrics, tracing
+from kernel.settings import Settings
+
+log = logs.get("kernel.grpc")
+
+# Observers of each RPC's latency: (method, code, seconds). Metrics hook in here.
+RPC_OBSERVERS: list[Callable[[str, str, float], None]] = [metrics.observe_rpc]
+
+
+def _observe(method: str, code: str, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    for observer in RPC_OBSERVERS:
+        observer(method, code, elapsed)
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: errors.DomainError) -> None:
+    await context.abort(err.code, err.message, trailing_metadata=errors.to_trailing_metadata(err))
+
+
+def _unexpected(method: str, exc: Exception) -> errors.DomainError:
+    """An exception no use case turned into a domain error. A value the database refuses (NUL in
+    text, a number out of its range) is the caller's: INVALID_ARGUMENT. Anything else is logged
+    here and answered INTERNAL without its text, which may quote SQL and the request's data."""
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, DataError):
+        reason = str(exc.orig).splitlines()[0] if str(exc.orig) else "value refused by the database"
+        return errors.ValidationError(f"invalid value: {reason}")
+    if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
+        raise exc
+    log.exception("unexpected error", extra={"method": method})
+    return errors.DomainError()
+
+
+class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
+    """The one place where domain errors become gRPC statuses with ErrorInfo."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        carrier = {k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)}
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary_unary(request, context):
+                started = time.perf_counter()
+                code = "OK"
+                with tracing.span_from(carrier, method):
+                    try:
+                        return await inner(request, context)
+                    except errors.DomainError as err:
+                        code = err.code.name
+                        await _abort(context, err)
+                    except Exception as exc:
+                        err = _unexpected(method, exc)
+                        code = err.code.name
+                        await _abort(context, err)
+                    finally:
+                        _observe(method, code, started)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            inner_stream = handler.unary_stream
+
+            async def unary_stream(request, context):
+                started = time.perf_counter()
+                code = "OK"
+                with tracing.span_from(carrier, method):
+                    try:
+                        async for item in inner_stream(request, context):
+                            yield item
+                    except errors.DomainError as err:
+                        code = err.code.name
+                        await _abort(context, err)
+                    except Exception as exc:
+                        err = _unexpected(method, exc)
+                        code = err.code.name
+                        await _abort(context, err)
+                    finally:
+                        _observe(method, code, started)
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Runs one service: its gRPC server plus background loops (consumers, orchestrators)."""
+
+    def __init__(self, name: str, settings: Settings):
+        tracing.setup(name)
+        self.name = name
+        self.settings = settings
+        self.server = grpc.aio.server(
+            interceptors=[DomainErrorInterceptor()],
+            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                     ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                     # Connections are recycled so clients re-resolve and find new replicas.
+                     ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+                     ("grpc.max_connection_age_grace_ms", 30 * 1000)],
+        )
+        self.health = HealthServicer()
+        self._service_names: list[str] = []
+        self._background: list[BackgroundTask] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._stopping = asyncio.Event()
+        self.port: int | None = None
+
+    def add_services(self, full_names: Iterable[str]) -> None:
+        self._service_names.extend(full_names)
+
+    def add_background(self, task: BackgroundTask) -> None:
+        self._background.append(task)
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        self._closers.append(closer)
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        return self._stopping
+
+    async def _set_all(self, status) -> None:
+        await self.health.set("", status)
+        for name in self._service_names:
+            await self.health.set(name, status)
+
+    async def run(self, port: int | None = None) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(names, self.server)
+        listen_port = port if port is not None else self.settings.port_for(self.name)
+        self.port = self.server.add_insecure_port(f"0.0.0.0:{listen_port}")
+        await self.server.start()
+        # Metrics beside the gRPC port unless METRICS_PORT says otherwise (0 disables).
+        metrics_port = metrics.serve(self.port + 1000 if self.port + 1000 < 65536 else None)
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"port": self.port, "metrics_port": metrics_port, "grpc_service": self.name})
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stopping.set)
+
+        tasks = [asyncio.create_task(self._supervise(task)) for task in self._background]
+        await self._stopping.wait()
+        log.info("draining", extra={"drain_seconds": self.settings.drain_seconds})
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await asyncio.sleep(self.settings.drain_seconds)
+        for task in tasks:
+            task.cancel()
+        # A loop that ignores cancellation must not keep the process alive past its grace.
+        _, stuck = await asyncio.wait(tasks, timeout=self.settings.grace_seconds) if tasks else (set(), set())
+        if stuck:
+            log.warning("background tasks did not stop in time", extra={"count": len(stuck)})
+        await self.server.stop(self.settings.grace_seconds)
+        for closer in reversed(self._closers):
+            try:
+                await asyncio.wait_for(closer(), timeout=self.settings.grace_seconds)
+            except Exception as exc:
+                log.warning("close failed", extra={"closer": getattr(closer, "__qualname__", ""), "error": repr(exc)})
+        log.info("stopped")
+
+    async def _supervise(self, task: BackgroundTask) -> None:
+        """Keep a background loop alive: a crash is logged and the loop restarted."""
+        while not self._stopping.is_set():
+            try:
+                await task()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed; restarting", extra={"task": getattr(task, "__name__", "")})
+                await asyncio.sleep(1.0)

@@ -1,0 +1,36 @@
+"""Calling another service: a failed status comes back as the same domain error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from kernel import errors, tracing
+
+DEFAULT_TIMEOUT = 30.0
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    # Spread calls over every address the name resolves to (a headless Service lists each
+    # replica), instead of pinning a client to one replica for the connection's life.
+    ("grpc.lb_policy_name", "round_robin"),
+    ("grpc.dns_min_time_between_resolutions_ms", 10_000),
+    # A peer that restarts is reconnected within a second: the default back-off grows to two
+    # minutes while the peer is away, and every call in the meantime fails at once (503).
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+def channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+
+
+async def call(method: Any, request: Any, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """Invoke a unary RPC; a failed status is raised as the callee's domain error."""
+    try:
+        return await method(request, timeout=timeout, metadata=tracing.grpc_metadata())
+    except grpc.aio.AioRpcError as exc:
+        raise errors.from_rpc_error(exc) from None
