@@ -1,0 +1,19 @@
+"""`outbound serve account`: the account gRPC server."""
+
+from __future__ import annotations
+
+from kernel import db
+from kernel.grpc_server import ServiceRuntime
+from kernel.settings import Settings
+from outbound.account.v1 import account_pb2, account_pb2_grpc
+from services.account.entrypoints.grpc import AccountServicer
+from services.account.service import AccountService
+
+
+async def main(settings: Settings) -> None:
+    runtime = ServiceRuntime("account", settings)
+    engine = db.create_engine(settings.database_url, "account", pool_size=settings.db_pool_size)
+    runtime.on_close(engine.dispose)
+    account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(AccountService(engine)), runtime.server)
+    runtime.add_services([account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name])
+    await runtime.run()
