@@ -1,0 +1,268 @@
+"""SQL of the audience context. Functions take a connection; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.audience.domain.contacts import ValidContact
+
+
+@dataclass(frozen=True)
+class AttributeRow:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    slug: str
+    type: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    phone: str
+    name: str | None
+    country: str
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AudienceRow:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    description: str
+    contact_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+_CONTACT_COLUMNS = "id, organization_id, phone, name, country, attributes, created_at, updated_at"
+_AUDIENCE_COLUMNS = "id, organization_id, name, description, contact_count, created_at, updated_at"
+
+
+def _contact(row: Any) -> ContactRow:
+    return ContactRow(row.id, row.organization_id, row.phone, row.name, row.country, row.attributes,
+                      row.created_at, row.updated_at)
+
+
+def _audience(row: Any) -> AudienceRow:
+    return AudienceRow(row.id, row.organization_id, row.name, row.description, row.contact_count,
+                       row.created_at, row.updated_at)
+
+
+# --- attributes ---
+
+async def insert_attribute(conn: AsyncConnection, row: AttributeRow) -> None:
+    await conn.execute(text(
+        "INSERT INTO attributes (id, organization_id, name, slug, type, created_at) "
+        "VALUES (:id, :org, :name, :slug, :type, :created_at)"),
+        {"id": row.id, "org": row.organization_id, "name": row.name, "slug": row.slug, "type": row.type,
+         "created_at": row.created_at})
+
+
+async def attribute_types(conn: AsyncConnection, org: uuid.UUID) -> dict[str, str]:
+    rows = await conn.execute(text("SELECT slug, type FROM attributes WHERE organization_id = :org"), {"org": org})
+    return {r.slug: r.type for r in rows}
+
+
+async def get_attribute(conn: AsyncConnection, org: uuid.UUID, slug: str) -> AttributeRow | None:
+    row = (await conn.execute(text(
+        "SELECT id, organization_id, name, slug, type, created_at FROM attributes "
+        "WHERE organization_id = :org AND slug = :slug"), {"org": org, "slug": slug})).first()
+    return AttributeRow(*row) if row else None
+
+
+async def list_attributes(conn: AsyncConnection, org: uuid.UUID, after: tuple[datetime, uuid.UUID] | None,
+                          limit: int) -> list[AttributeRow]:
+    rows = await conn.execute(text(
+        "SELECT id, organization_id, name, slug, type, created_at FROM attributes "
+        "WHERE organization_id = :org AND (CAST(:after_ts AS timestamptz) IS NULL "
+        "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
+        "ORDER BY created_at, id LIMIT :limit"),
+        {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
+         "limit": limit})
+    return [AttributeRow(*r) for r in rows]
+
+
+# --- contacts ---
+
+async def insert_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.UUID],
+                          contacts: list[ValidContact], now: datetime) -> None:
+    """One statement for the whole batch (arrays unnested server-side)."""
+    await conn.execute(text(
+        "INSERT INTO contacts (id, organization_id, phone, name, country, attributes, created_at, updated_at) "
+        "SELECT t.id, :org, t.phone, t.name, t.country, CAST(t.attributes AS jsonb), :now, :now "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:phones AS text[]), CAST(:names AS text[]), "
+        "            CAST(:countries AS text[]), CAST(:attributes AS text[])) "
+        "     AS t(id, phone, name, country, attributes)"),
+        {"org": org, "now": now, "ids": ids, "phones": [c.phone for c in contacts],
+         "names": [c.name for c in contacts], "countries": [c.country for c in contacts],
+         "attributes": [json.dumps(c.attributes) for c in contacts]})
+
+
+async def existing_phones(conn: AsyncConnection, org: uuid.UUID, phones: list[str]) -> set[str]:
+    rows = await conn.execute(text(
+        "SELECT phone FROM contacts WHERE organization_id = :org AND phone = ANY(CAST(:phones AS text[]))"),
+        {"org": org, "phones": phones})
+    return {r.phone for r in rows}
+
+
+async def get_contact(conn: AsyncConnection, org: uuid.UUID, contact_id: uuid.UUID,
+                      lock: bool = False) -> ContactRow | None:
+    row = (await conn.execute(text(
+        f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE organization_id = :org AND id = :id"
+        + (" FOR UPDATE" if lock else "")), {"org": org, "id": contact_id})).first()
+    return _contact(row) if row else None
+
+
+async def list_contacts(conn: AsyncConnection, org: uuid.UUID, after: tuple[datetime, uuid.UUID] | None,
+                        limit: int) -> list[ContactRow]:
+    rows = await conn.execute(text(
+        f"SELECT {_CONTACT_COLUMNS} FROM contacts "
+        "WHERE organization_id = :org AND (CAST(:after_ts AS timestamptz) IS NULL "
+        "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
+        "ORDER BY created_at, id LIMIT :limit"),
+        {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
+         "limit": limit})
+    return [_contact(r) for r in rows]
+
+
+async def update_contact(conn: AsyncConnection, contact: ContactRow) -> None:
+    await conn.execute(text(
+        "UPDATE contacts SET phone = :phone, name = :name, country = :country, "
+        "attributes = CAST(:attributes AS jsonb), updated_at = :updated_at WHERE id = :id"),
+        {"id": contact.id, "phone": contact.phone, "name": contact.name, "country": contact.country,
+         "attributes": json.dumps(contact.attributes), "updated_at": contact.updated_at})
+
+
+async def delete_contact(conn: AsyncConnection, contact_id: uuid.UUID, now: datetime) -> None:
+    """Remove the contact and its memberships, keeping each audience's count exact."""
+    await conn.execute(text(
+        "WITH gone AS (DELETE FROM audience_members WHERE contact_id = :id RETURNING audience_id) "
+        "UPDATE audiences a SET contact_count = a.contact_count - g.n, updated_at = :now "
+        "FROM (SELECT audience_id, count(*) AS n FROM gone GROUP BY audience_id) g WHERE a.id = g.audience_id"),
+        {"id": contact_id, "now": now})
+    await conn.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": contact_id})
+
+
+async def lock_org_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The ids that are this organization's contacts, key-share locked so none is deleted meanwhile."""
+    rows = await conn.execute(text(
+        "SELECT id FROM contacts WHERE organization_id = :org AND id = ANY(CAST(:ids AS uuid[])) FOR KEY SHARE"),
+        {"org": org, "ids": ids})
+    return {r.id for r in rows}
+
+
+async def org_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.execute(text(
+        "SELECT id FROM contacts WHERE organization_id = :org AND id = ANY(CAST(:ids AS uuid[]))"),
+        {"org": org, "ids": ids})
+    return {r.id for r in rows}
+
+
+# --- audiences ---
+
+async def insert_audience(conn: AsyncConnection, row: AudienceRow) -> None:
+    await conn.execute(text(
+        "INSERT INTO audiences (id, organization_id, name, description, contact_count, created_at, updated_at) "
+        "VALUES (:id, :org, :name, :description, 0, :created_at, :created_at)"),
+        {"id": row.id, "org": row.organization_id, "name": row.name, "description": row.description,
+         "created_at": row.created_at})
+
+
+async def get_audience(conn: AsyncConnection, org: uuid.UUID, audience_id: uuid.UUID,
+                       lock: bool = False) -> AudienceRow | None:
+    row = (await conn.execute(text(
+        f"SELECT {_AUDIENCE_COLUMNS} FROM audiences WHERE organization_id = :org AND id = :id"
+        + (" FOR UPDATE" if lock else "")), {"org": org, "id": audience_id})).first()
+    return _audience(row) if row else None
+
+
+async def list_audiences(conn: AsyncConnection, org: uuid.UUID, after: tuple[datetime, uuid.UUID] | None,
+                         limit: int) -> list[AudienceRow]:
+    rows = await conn.execute(text(
+        f"SELECT {_AUDIENCE_COLUMNS} FROM audiences "
+        "WHERE organization_id = :org AND (CAST(:after_ts AS timestamptz) IS NULL "
+        "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
+        "ORDER BY created_at, id LIMIT :limit"),
+        {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
+         "limit": limit})
+    return [_audience(r) for r in rows]
+
+
+async def add_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: list[uuid.UUID],
+                      now: datetime) -> tuple[int, int]:
+    """(members added, new contact count); members already there are left alone."""
+    row = (await conn.execute(text(
+        "WITH added AS ("
+        "  INSERT INTO audience_members (audience_id, contact_id, added_at) "
+        "  SELECT :audience, contact_id, :now FROM unnest(CAST(:ids AS uuid[])) AS t(contact_id) "
+        "  ON CONFLICT DO NOTHING RETURNING 1) "
+        "UPDATE audiences SET contact_count = contact_count + (SELECT count(*) FROM added), updated_at = :now "
+        "WHERE id = :audience RETURNING (SELECT count(*) FROM added) AS added, contact_count"),
+        {"audience": audience_id, "ids": ids, "now": now})).one()
+    return row.added, row.contact_count
+
+
+async def remove_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: list[uuid.UUID],
+                         now: datetime) -> tuple[int, int]:
+    row = (await conn.execute(text(
+        "WITH removed AS ("
+        "  DELETE FROM audience_members WHERE audience_id = :audience "
+        "  AND contact_id = ANY(CAST(:ids AS uuid[])) RETURNING 1) "
+        "UPDATE audiences SET contact_count = contact_count - (SELECT count(*) FROM removed), updated_at = :now "
+        "WHERE id = :audience RETURNING (SELECT count(*) FROM removed) AS removed, contact_count"),
+        {"audience": audience_id, "ids": ids, "now": now})).one()
+    return row.removed, row.contact_count
+
+
+async def list_members(conn: AsyncConnection, audience_id: uuid.UUID, after: uuid.UUID | None,
+                       limit: int) -> list[ContactRow]:
+    rows = await conn.execute(text(
+        "SELECT c.id, c.organization_id, c.phone, c.name, c.country, c.attributes, c.created_at, c.updated_at "
+        "FROM (SELECT contact_id FROM audience_members WHERE audience_id = :audience "
+        "      AND (CAST(:after AS uuid) IS NULL OR contact_id > CAST(:after AS uuid)) "
+        "      ORDER BY contact_id LIMIT :limit) m "
+        "CROSS JOIN LATERAL (SELECT * FROM contacts WHERE id = m.contact_id OFFSET 0) c "
+        "ORDER BY m.contact_id"),
+        {"audience": audience_id, "after": after, "limit": limit})
+    return [_contact(r) for r in rows]
+
+
+async def member_refs(conn: AsyncConnection, audience_id: uuid.UUID, after: Any, limit: int, *,
+                      low: Any = None, high: Any = None) -> list[Any]:
+    """(id, phone, name, country) of the next `limit` members by contact id after `after`: the launch
+    snapshot's page; with `low`/`high`, only contact ids in [low, high)."""
+    bounds = "".join(clause for value, clause in (
+        (after, "AND contact_id > CAST(:after AS uuid) "), (low, "AND contact_id >= CAST(:low AS uuid) "),
+        (high, "AND contact_id < CAST(:high AS uuid) ")) if value is not None)
+    return (await conn.execute(text(
+        # The id as text: the stream sends it as a string anyway, and text is cheaper to read.
+        "SELECT c.id::text AS id, c.phone, c.name, c.country FROM ("
+        f"  SELECT contact_id FROM audience_members WHERE audience_id = :audience {bounds}"
+        "  ORDER BY contact_id LIMIT :limit) m "
+        # OFFSET 0 keeps this a per-row index lookup: flattened, the planner hashes the whole table.
+        "CROSS JOIN LATERAL (SELECT id, phone, name, country FROM contacts WHERE id = m.contact_id OFFSET 0) c "
+        "ORDER BY m.contact_id"),
+        {"audience": audience_id, "after": after, "low": low, "high": high, "limit": limit})).all()
+
+
+async def attribute_value_refs(conn: AsyncConnection, org: uuid.UUID, slug: str, after: uuid.UUID | None,
+                               limit: int) -> list[Any]:
+    return (await conn.execute(text(
+        "SELECT id, phone, name, country, attributes ->> :slug AS value FROM contacts "
+        "WHERE organization_id = :org AND attributes ? :slug "
+        "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
+        "ORDER BY id LIMIT :limit"),
+        {"org": org, "slug": slug, "after": after, "limit": limit})).all()

@@ -1,0 +1,27 @@
+"""`outbound serve audience`: the audience gRPC server and its outbox relay."""
+
+from __future__ import annotations
+
+from kernel import db, jetstream
+from kernel.grpc_server import ServiceRuntime
+from kernel.settings import Settings
+from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
+from services.audience.adapters.events import EventPublisher
+from services.audience.entrypoints.grpc import AudienceServicer
+from services.audience.service import AudienceService
+
+
+async def main(settings: Settings) -> None:
+    runtime = ServiceRuntime("audience", settings)
+    engine = db.create_engine(settings.database_url, "audience", pool_size=settings.db_pool_size)
+    runtime.on_close(engine.dispose)
+    nc = await jetstream.connect(settings.nats_url, "audience")
+    js = nc.jetstream()
+    await jetstream.ensure_streams(js)
+    runtime.on_close(lambda: jetstream.close(nc))
+    publisher = EventPublisher(engine, js)
+    audience_pb2_grpc.add_AudienceServiceServicer_to_server(AudienceServicer(AudienceService(engine, publisher)),
+                                                            runtime.server)
+    runtime.add_services([audience_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name])
+    runtime.add_background(lambda: publisher.relay_forever(runtime.stopping))
+    await runtime.run()
