@@ -1,0 +1,182 @@
+"""The dial.requested consumer: many calls at once, each message acked when its call ends.
+
+Fetching never waits for a batch's slowest call: it asks for as many messages as there
+are free channels and runs each as its own task. A heartbeat keeps long calls alive:
+in_progress() on their messages, and the leases of their records and DID slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import nats
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from kernel import jetstream, logs, metrics
+from outbound.execution.v1 import events_pb2 as execution_events
+from services.dialer.placement import Placement, PoisonRequest
+
+log = logs.get("dialer.consumer")
+
+STREAM = "DIAL"
+SUBJECT = "dial.requested"
+DURABLE = "dialer"
+BACKOFF = (0.5, 1, 2, 5, 10, 30)
+REDELIVERIES = metrics.redelivery_counter(DURABLE)
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    max_channels: int = 500
+    ack_wait_seconds: float = 30.0
+    heartbeat_seconds: float = 5.0
+    fetch_timeout: float = 1.0
+    shutdown_grace_seconds: float = 5.0
+
+
+class DialConsumer:
+    def __init__(self, js: JetStreamContext, placement: Placement, options: ConsumerOptions):
+        self.js = js
+        self.placement = placement
+        self.options = options
+        self.inflight: dict[asyncio.Task, Msg] = {}
+        self._freed = asyncio.Event()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=DURABLE,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.options.ack_wait_seconds,
+            # Unlimited: waiting for a free DID naks the message, which must never drop it.
+            max_deliver=-1,
+            filter_subject=SUBJECT,
+            max_ack_pending=max(20_000, self.options.max_channels * 4),
+        )
+        return await self.js.pull_subscribe(SUBJECT, durable=DURABLE, stream=STREAM, config=config)
+
+    async def run(self) -> None:
+        psub = await self._subscribe()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while True:
+                free = self.options.max_channels - len(self.inflight)
+                if free <= 0:
+                    self._freed.clear()
+                    await self._freed.wait()
+                    continue
+                try:
+                    msgs = await psub.fetch(batch=min(free, 256), timeout=self.options.fetch_timeout)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except Exception as exc:  # connection trouble: the client reconnects by itself
+                    log.warning("fetch failed", extra={"error": repr(exc)})
+                    await asyncio.sleep(0.5)
+                    continue
+                if redelivered := sum(1 for m in msgs if jetstream.redeliveries(m) > 0):
+                    REDELIVERIES(redelivered)
+                for msg in msgs:
+                    task = asyncio.create_task(self._one(msg))
+                    self.inflight[task] = msg
+                    metrics.DIAL_REQUESTS_IN_FLIGHT.inc()
+                    task.add_done_callback(self._done)
+        except asyncio.CancelledError:
+            # Shutdown: calls under way get a grace period to end; the rest are handed back.
+            tasks = list(self.inflight)
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.options.shutdown_grace_seconds)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heartbeat
+            # A pull subscription left behind would hold up the connection's drain.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await psub.unsubscribe()
+
+    def _done(self, task: asyncio.Task) -> None:
+        if self.inflight.pop(task, None) is not None:
+            metrics.DIAL_REQUESTS_IN_FLIGHT.dec()
+        self._freed.set()
+
+    async def _one(self, msg: Msg) -> None:
+        try:
+            request = execution_events.DialRequested.FromString(msg.data)
+            seq = msg.metadata.sequence.stream
+            decision = await self.placement.handle(request, seq)
+        except PoisonRequest as exc:
+            log.error("poison dial request terminated", extra={"error": str(exc)})
+            await _settle(msg.term())
+            return
+        except asyncio.CancelledError:
+            attempt_id = _attempt_id(msg)
+            if attempt_id:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.placement.calls.expire_lease(attempt_id, self.placement.owner))
+            await _settle(msg.nak())
+            raise
+        except Exception as exc:
+            if _is_decode_error(exc):
+                log.error("undecodable dial request terminated")
+                await _settle(msg.term())
+                return
+            log.exception("dial request failed; will be redelivered")
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            await _settle(msg.nak(delay=BACKOFF[min(delivered - 1, len(BACKOFF) - 1)]))
+            return
+        if decision.action == "ack":
+            await _settle(msg.ack())
+        elif decision.action == "term":
+            await _settle(msg.term())
+        else:
+            await _settle(msg.nak(delay=decision.delay))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_seconds)
+            try:
+                for msg in list(self.inflight.values()):
+                    await _settle(msg.in_progress())
+                live = dict(self.placement.live)
+                await self.placement.calls.renew(list(live), self.placement.owner, self.placement.lease_seconds)
+                await self.placement.slots.renew([(did, aid) for aid, did in live.items() if did])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heartbeat failed")
+
+
+def _attempt_id(msg: Msg) -> str:
+    with contextlib.suppress(Exception):
+        return execution_events.DialRequested.FromString(msg.data).attempt_id
+    return ""
+
+
+def _is_decode_error(exc: Exception) -> bool:
+    from google.protobuf.message import DecodeError
+
+    return isinstance(exc, DecodeError)
+
+
+async def _settle(awaitable) -> None:
+    with contextlib.suppress(Exception):
+        await awaitable
+
+
+async def sweep_forever(placement: Placement, interval: float = 5.0) -> None:
+    """Finish calls abandoned by a dead dialer and retry failed settlements."""
+    while True:
+        try:
+            await placement.sweep()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweep failed")
+        await asyncio.sleep(interval)

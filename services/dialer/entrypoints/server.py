@@ -1,0 +1,91 @@
+"""The dialer process: DialerService + FlowService over gRPC, the dial consumer, the sweeper."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from redis.asyncio import Redis
+
+from kernel import db, jetstream
+from kernel.grpc_server import ServiceRuntime
+from kernel.settings import Settings
+from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from services.dialer.adapters.accounts import Accounts
+from services.dialer.adapters.call_repository import CallRepository
+from services.dialer.adapters.carrier import make_carrier
+from services.dialer.adapters.did_repository import DidRepository
+from services.dialer.adapters.did_slots import DidSlots
+from services.dialer.adapters.flow_repository import FlowRepository
+from services.dialer.adapters.publisher import ResultPublisher
+from services.dialer.entrypoints.dial_consumer import ConsumerOptions, DialConsumer, sweep_forever
+from services.dialer.entrypoints.grpc import DialerServicer, FlowServicer
+from services.dialer.placement import Placement
+from services.dialer.service import CallHistory, DidService, FlowService
+
+# Real seconds a dialer's claim on a call stays valid without a heartbeat; a dialer that
+# dies mid-call has its call recorded as failed once this has passed.
+CALL_LEASE_SECONDS = 60.0
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+async def main(settings: Settings) -> None:
+    runtime = ServiceRuntime("dialer", settings)
+    engine = db.create_engine(settings.database_url, "dialer", pool_size=settings.db_pool_size)
+    runtime.on_close(engine.dispose)
+
+    dids = DidRepository(engine)
+    flows = FlowRepository(engine)
+    calls = CallRepository(engine)
+    dialer_pb2_grpc.add_DialerServiceServicer_to_server(
+        DialerServicer(DidService(dids), CallHistory(calls)), runtime.server)
+    dialer_pb2_grpc.add_FlowServiceServicer_to_server(FlowServicer(FlowService(flows)), runtime.server)
+    runtime.add_services([dialer_pb2.DESCRIPTOR.services_by_name["DialerService"].full_name,
+                          dialer_pb2.DESCRIPTOR.services_by_name["FlowService"].full_name])
+
+    nc = await jetstream.connect(settings.nats_url, "dialer")
+    js = nc.jetstream()
+    await jetstream.ensure_streams(js)
+
+    runtime.on_close(lambda: jetstream.close(nc))
+
+    redis = Redis.from_url(settings.redis_url)
+    runtime.on_close(redis.aclose)
+    accounts = Accounts(settings.address("account"))
+    runtime.on_close(accounts.close)
+
+    lease = _float_env("DIALER_CALL_LEASE_SECONDS", CALL_LEASE_SECONDS)
+    placement = Placement(
+        calls=calls, dids=dids, flows=flows,
+        slots=DidSlots(redis, lease_seconds=lease),
+        accounts=accounts, carrier=make_carrier(), publisher=ResultPublisher(js),
+        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        did_cap=_int_env("DID_MAX_CONCURRENT_CALLS", 50),
+        lease_seconds=lease,
+    )
+    # Heartbeats come several times per lease, so one missed beat loses nothing.
+    beat = max(0.2, min(5.0, lease / 4))
+    options = ConsumerOptions(max_channels=_int_env("DIALER_MAX_CHANNELS", 500), heartbeat_seconds=beat,
+                              ack_wait_seconds=max(30.0, beat * 6),
+                              shutdown_grace_seconds=settings.grace_seconds)
+    consumer = DialConsumer(js, placement, options)
+
+    async def consume() -> None:
+        await consumer.run()
+
+    async def sweep() -> None:
+        await sweep_forever(placement, interval=beat)
+
+    runtime.add_background(consume)
+    runtime.add_background(sweep)
+    await runtime.run()
