@@ -1,0 +1,77 @@
+"""The services the program context asks: the dialer (DIDs, flows) and audiences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import grpc
+
+from kernel import errors, rpc
+from kernel.settings import Settings
+from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
+from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from services.program.domain.model import DidItem
+from services.program.domain.validation import fail
+
+
+class Peers:
+    def __init__(self, settings: Settings):
+        self._channels: list[grpc.aio.Channel] = []
+        dialer = self._open(settings.address("dialer"))
+        audience = self._open(settings.address("audience"))
+        self.dids = dialer_pb2_grpc.DialerServiceStub(dialer)
+        self.flows = dialer_pb2_grpc.FlowServiceStub(dialer)
+        self.audiences = audience_pb2_grpc.AudienceServiceStub(audience)
+
+    def _open(self, address: str) -> grpc.aio.Channel:
+        channel = rpc.channel(address)
+        self._channels.append(channel)
+        return channel
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+    async def flow_node_ids(self, organization_id: str, flow_id: str) -> list[str]:
+        """The node ids of the org's flow; a missing flow is the request's fault (flowId)."""
+        try:
+            flow = await rpc.call(self.flows.GetFlow,
+                                  dialer_pb2.GetFlowRequest(organization_id=organization_id, flow_id=flow_id))
+        except (errors.NotFoundError, errors.ValidationError):
+            raise fail("flowId", "no such flow in this organization") from None
+        return [node.id for node in flow.nodes]
+
+    async def check_audience(self, organization_id: str, audience_id: str) -> None:
+        try:
+            await rpc.call(self.audiences.GetAudience,
+                           audience_pb2.GetAudienceRequest(organization_id=organization_id, audience_id=audience_id))
+        except (errors.NotFoundError, errors.ValidationError):
+            raise fail("audienceId", "no such audience in this organization") from None
+
+    async def attribute_types(self, organization_id: str) -> dict[str, str]:
+        """slug → type of every custom attribute of the organization."""
+        types: dict[str, str] = {}
+        token = ""
+        while True:
+            page = await rpc.call(self.audiences.ListAttributes, audience_pb2.ListAttributesRequest(
+                organization_id=organization_id, page_size=1000, page_token=token))
+            types.update({a.slug: a.type for a in page.attributes})
+            token = page.next_page_token
+            if not token:
+                return types
+
+    async def create_audience(self, organization_id: str, name: str, description: str) -> str:
+        audience = await rpc.call(self.audiences.CreateAudience, audience_pb2.CreateAudienceRequest(
+            organization_id=organization_id, name=name, description=description))
+        return audience.id
+
+    async def resolve_dids(self, organization_id: str, did_ids: Iterable[str], *,
+                           validate: bool) -> dict[str, DidItem]:
+        """With validate, the dialer's DidNotFound/NotActive/NotAccessible errors pass through unchanged.
+        Without, DIDs deleted or no longer accessible are left out."""
+        ids = list(dict.fromkeys(did_ids))
+        if not ids:
+            return {}
+        answer = await rpc.call(self.dids.ResolveDids, dialer_pb2.ResolveDidsRequest(
+            organization_id=organization_id, did_ids=ids, validate=validate))
+        return {d.id: DidItem(d.id, d.number, d.country) for d in answer.dids if not d.deleted}

@@ -1,0 +1,28 @@
+"""`outbound serve program`: the program gRPC server."""
+
+from __future__ import annotations
+
+from kernel import db, jetstream
+from kernel.grpc_server import ServiceRuntime
+from kernel.settings import Settings
+from outbound.program.v1 import program_pb2, program_pb2_grpc
+from services.program.adapters.events import ProgramEvents
+from services.program.adapters.peers import Peers
+from services.program.entrypoints.grpc import ProgramServicer
+from services.program.service import ProgramService
+
+
+async def main(settings: Settings) -> None:
+    runtime = ServiceRuntime("program", settings)
+    engine = db.create_engine(settings.database_url, "program", pool_size=settings.db_pool_size)
+    runtime.on_close(engine.dispose)
+    nc = await jetstream.connect(settings.nats_url, "program")
+    js = nc.jetstream()
+    await jetstream.ensure_streams(js)
+    runtime.on_close(lambda: jetstream.close(nc))
+    peers = Peers(settings)
+    runtime.on_close(peers.close)
+    service = ProgramService(engine, peers, ProgramEvents(js))
+    program_pb2_grpc.add_ProgramServiceServicer_to_server(ProgramServicer(service), runtime.server)
+    runtime.add_services([program_pb2.DESCRIPTOR.services_by_name["ProgramService"].full_name])
+    await runtime.run()
