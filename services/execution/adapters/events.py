@@ -1,0 +1,60 @@
+"""Messages the execution service publishes on JetStream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format
+from nats.js import JetStreamContext
+
+from kernel import jetstream
+from kernel.timefmt import iso
+from outbound.execution.v1 import events_pb2
+from outbound.program.v1 import program_pb2
+from services.execution.domain.contacts import attempt_id
+
+DIAL_REQUESTED = "dial.requested"
+EXECUTION_LAUNCHED = "execution.launched"
+EXECUTION_ENDED = "execution.ended"
+REJECTED = "rejected"  # last_outcome of an attempt given back (no credits)
+
+
+def dial_requests(claimed: Iterable[Mapping[str, Any]], context: Mapping[str, Mapping[str, Any]],
+                  now: datetime, msg_id_suffix: str = "") -> list[tuple[str, bytes, str]]:
+    """One DialRequested per claimed attempt; the attempt id is the message id (de-dup).
+
+    An attempt given back after a no-credits rejection is requested again with the same
+    attempt id; its message id gets a suffix of the claim time, or JetStream's duplicate
+    window would drop it and the contact would wait for its lease to run out.
+    """
+    items = []
+    again = f":again:{int(now.timestamp() * 1000)}"
+    for row in claimed:
+        execution_id = str(row["execution_id"])
+        ex = context[execution_id]
+        aid = attempt_id(execution_id, row["contact_ref"], int(row["attempt"]))
+        message = events_pb2.DialRequested(
+            attempt_id=aid, execution_id=execution_id, organization_id=ex["organization_id"],
+            program_id=ex["program_id"], contact_id=row["contact_id"], phone=row["phone"],
+            country=row["country"] or "", attempt=int(row["attempt"]), flow_id=ex["flow_id"],
+            did_pool=list(ex["did_pool"] or ()), requested_at=iso(now))
+        suffix = msg_id_suffix or (again if row.get("last_outcome") == REJECTED else "")
+        items.append((DIAL_REQUESTED, message.SerializeToString(), aid + suffix))
+    return items
+
+
+def lifecycle(row: Mapping[str, Any], subject: str, now: datetime) -> tuple[str, bytes, str]:
+    message = events_pb2.ExecutionLifecycle(
+        execution_id=str(row["id"]), program_id=row["program_id"], organization_id=row["organization_id"],
+        mode=row["mode"], status=row["status"], audience_id=row["audience_id"] or "", occurred_at=iso(now))
+    if row.get("trigger_condition"):
+        message.trigger_condition.CopyFrom(
+            json_format.ParseDict(row["trigger_condition"], program_pb2.TriggerCondition()))
+    return subject, message.SerializeToString(), f"{subject}:{row['id']}"
+
+
+async def publish(js: JetStreamContext, items: list[tuple[str, bytes, str]]) -> None:
+    if items:
+        await jetstream.publish_many(js, items)

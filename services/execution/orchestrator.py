@@ -1,0 +1,187 @@
+"""The orchestrator loop, run by every replica: start, stop, dispatch, lease sweep, complete.
+
+Replicas need no leader: claims take rows with SKIP LOCKED and every state change is a
+compare-and-set, so two replicas ticking at once never dial the same attempt twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from kernel import logs, metrics
+from kernel.loops import finish_current
+from services.execution.adapters import events
+from services.execution.adapters import repository as repo
+from services.execution.adapters.node_counters import CountersUnavailable
+from services.execution.domain import status as st
+from services.execution.domain.pause_windows import PauseWindows, is_paused
+from services.execution.service import ExecutionService
+
+log = logs.get("execution.orchestrator")
+
+
+class Orchestrator:
+    def __init__(self, service: ExecutionService, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
+                 batch_size: int = 500):
+        self.service = service
+        self.engine = service.engine
+        self.clock = service.clock
+        self.tick_seconds = tick_seconds
+        self.lease_seconds = lease_seconds  # real seconds
+        self.batch_size = batch_size
+        self._windows: dict[str, PauseWindows] = {}
+        self._notify_backoff: dict[str, float] = {}
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Dispatch now rather than at the next tick (capacity was freed or contacts were added)."""
+        self._woken.set()
+
+    def _lease_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.lease_seconds * self.clock.speed)
+
+    async def run(self) -> None:
+        next_tick = 0.0
+        while True:
+            busy = False
+            self._woken.clear()
+            try:
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.tick_seconds
+                    busy = await finish_current(self.tick())
+                else:  # woken early: dispatch only; the rest of the tick keeps its pace
+                    busy = await finish_current(self.dispatch(self.clock.now())) >= self.batch_size
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("orchestrator tick failed")
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), max(0.0, next_tick - time.monotonic()))
+
+    async def run_deferred_counting(self, interval: float = 0.5) -> None:
+        """Count results applied while Redis did not answer; their executions wait for it."""
+        while True:
+            try:
+                await self.service.count_deferred()
+            except asyncio.CancelledError:
+                raise
+            except CountersUnavailable:
+                pass  # still down: the executions concerned keep waiting, nothing is lost
+            except Exception:
+                log.exception("deferred auto-pause counting failed")
+            await asyncio.sleep(interval)
+
+    async def tick(self) -> bool:
+        """One pass; True when a full batch was dispatched (more work is probably waiting)."""
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            started = await repo.start_due_scheduled(conn, now)
+        for execution_id in started:
+            log.info("scheduled execution started", extra={"execution_id": execution_id})
+        await self.stop_past_stop_at(now)
+        dispatched = await self.dispatch(self.clock.now())
+        await self.sweep_leases(self.clock.now())
+        async with self.engine.begin() as conn:
+            completed = await repo.complete_finished(conn, self.clock.now())
+        for execution_id in completed:
+            log.info("execution completed", extra={"execution_id": execution_id})
+        await self.sweep_outbox()
+        return dispatched >= self.batch_size
+
+    async def stop_past_stop_at(self, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            for execution_id in await repo.lock_past_stop(conn, now):
+                if await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.STOPPED, now, end=True):
+                    skipped = await repo.skip_pending(conn, execution_id, now)
+                    log.info("execution stopped at stopAt", extra={"execution_id": execution_id,
+                                                                   "skipped": skipped})
+
+    def _in_pause_window(self, row: Mapping[str, Any], now: datetime) -> bool:
+        execution_id = str(row["id"])
+        windows = self._windows.get(execution_id)
+        if windows is None:
+            windows = self._windows[execution_id] = PauseWindows.from_dict(row["pause_windows"])
+        return is_paused(windows, row["timezone"], now)
+
+    async def dispatch(self, now: datetime) -> int:
+        async with self.engine.connect() as conn:
+            candidates = await repo.dispatchable(conn, now)
+        limits: dict[str, int] = {}
+        budget = self.batch_size
+        context: dict[str, dict[str, Any]] = {}
+        for row in candidates:
+            if budget <= 0:
+                break
+            if self._in_pause_window(row, now):
+                continue
+            execution_id = str(row["id"])
+            # No more than it has pending: the rest of the batch goes to the next executions.
+            n = min(row["max_concurrent_calls"] - row["contacts_in_progress"], row["contacts_pending"], budget)
+            if n > 0:
+                limits[execution_id] = n
+                context[execution_id] = row
+                budget -= n
+        if not limits:
+            return 0
+        async with self.engine.begin() as conn:
+            free = await repo.lock_claimable(conn, list(limits), now)
+            limits = {e: min(n, free[e]) for e, n in limits.items() if e in free}
+            with metrics.CLAIM_LATENCY.time():
+                claimed = await repo.claim_due(conn, limits, now, self._lease_until(now))
+            per_execution = Counter(str(r["execution_id"]) for r in claimed)
+            await repo.apply_counter_deltas(conn, {
+                e: {"contacts_pending": -n, "contacts_in_progress": n} for e, n in per_execution.items()}, now)
+        if claimed:
+            try:
+                await events.publish(self.service.js, events.dial_requests(claimed, context, now))
+            except Exception as exc:  # the lease sweeper re-publishes what did not get out
+                log.warning("dial requests not all published", extra={"error": repr(exc), "count": len(claimed)})
+        return len(claimed)
+
+    async def sweep_leases(self, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            expired = await repo.expired_leases(conn, now, self._lease_until(now))
+            if not expired:
+                return
+            context = await repo.dial_context(conn, {str(r["execution_id"]) for r in expired})
+        # Same attempt id in the payload (the dialer de-duplicates by it); a fresh message id
+        # so JetStream's own duplicate window does not swallow the re-publish.
+        suffix = f":lease:{int(now.timestamp())}"
+        log.warning("re-publishing expired attempts", extra={"count": len(expired)})
+        try:
+            await events.publish(self.service.js, events.dial_requests(expired, context, now, suffix))
+        except Exception as exc:
+            log.warning("lease re-publish failed", extra={"error": repr(exc)})
+
+    async def sweep_outbox(self) -> None:
+        """Side effects after commit (live triggers, program activation, events) until confirmed."""
+        now_real = time.monotonic()
+        async with self.engine.begin() as conn:
+            rows = await repo.lock_unnotified(conn)
+            for row in rows:
+                execution_id = str(row["id"])
+                if self._notify_backoff.get(execution_id, 0) > now_real:
+                    continue
+                try:
+                    if not row["launch_notified"]:
+                        await self.service.notify_launch(row)
+                        await repo.mark_notified(conn, execution_id, launch=True)
+                    if not row["end_notified"] and st.is_terminal(row["status"]):
+                        await self.service.notify_end(row)
+                        await repo.mark_notified(conn, execution_id, end=True)
+                        self._windows.pop(execution_id, None)
+                    self._notify_backoff.pop(execution_id, None)
+                except Exception as exc:
+                    self._notify_backoff[execution_id] = now_real + 5.0
+                    log.warning("execution side effects deferred", extra={"execution_id": execution_id,
+                                                                         "error": repr(exc)})
+
+
+
