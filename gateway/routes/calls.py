@@ -1,0 +1,54 @@
+"""/api/program-executions/{id}/calls: the calls placed for an execution."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from gateway.auth import clients, organization_id
+from gateway.clients import Clients, call
+from gateway.models import ApiResponse
+from outbound.dialer.v1 import dialer_pb2
+from outbound.execution.v1 import execution_pb2
+
+router = APIRouter(tags=["executions"])
+
+
+class CallResponse(ApiResponse):
+    id: str
+    contact_id: str
+    phone: str
+    attempt: int
+    did_number: str | None
+    outcome: str
+    started_at: str | None
+    answered_at: str | None
+    ended_at: str | None
+    talk_seconds: int
+    node_ids: list[str]
+
+
+def _none(value: str) -> str | None:
+    return value or None
+
+
+@router.get("/program-executions/{execution_id}/calls", response_model=list[CallResponse])
+async def list_execution_calls(execution_id: str, response: Response, limit: int = Query(100, ge=1, le=1000),
+                               cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+                               org: str = Depends(organization_id),
+                               stubs: Clients = Depends(clients)) -> list[CallResponse]:
+    """Finished calls of the execution in the order they were placed; `nodeIds` are the flow
+    nodes run in the call. The next page's cursor is in the `X-Next-Cursor` header."""
+    # The execution must exist for this organization (ExecutionNotFoundError otherwise).
+    await call(stubs.execution.GetExecution, execution_pb2.GetExecutionRequest(
+        organization_id=org, execution_id=execution_id))
+    answer = await call(stubs.dialer.ListCalls, dialer_pb2.ListCallsRequest(
+        organization_id=org, execution_id=execution_id, page_size=limit, page_token=cursor or ""))
+    if answer.next_page_token:
+        response.headers["X-Next-Cursor"] = answer.next_page_token
+    return [
+        CallResponse(id=c.id, contact_id=c.contact_id, phone=c.phone, attempt=c.attempt,
+                     did_number=_none(c.did_number), outcome=c.outcome, started_at=_none(c.started_at),
+                     answered_at=_none(c.answered_at), ended_at=_none(c.ended_at), talk_seconds=c.talk_seconds,
+                     node_ids=list(c.node_ids))
+        for c in answer.calls
+    ]

@@ -1,0 +1,179 @@
+"""/api/programs/{id}/launch, /api/programs/{id}/executions and /api/program-executions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import Field
+
+from gateway.auth import clients, organization_id
+from gateway.clients import Clients, call
+from gateway.models import ApiModel, ApiResponse, Int32
+from outbound.execution.v1 import execution_pb2 as pb
+from outbound.program.v1 import program_pb2
+
+router = APIRouter(tags=["executions"])
+
+
+class AutoPauseRuleIn(ApiModel):
+    node_id: str = Field(description="A node of the execution's flow; one rule per node")
+    threshold: Int32 = Field(description=">= 1")
+    reset_on_resume: bool = False
+
+
+class ResumeExecutionRequest(ApiModel):
+    auto_pause_rules: list[AutoPauseRuleIn] | None = Field(
+        None, description="If provided, replaces the execution's auto-pause rules before resuming")
+
+
+class AutoPauseRuleOut(ApiResponse):
+    node_id: str
+    threshold: int
+    reset_on_resume: bool
+
+
+class AutoPauseCounterOut(ApiResponse):
+    node_id: str
+    count: int = Field(description="Times the node has run in this execution's calls since the last reset")
+    threshold: int
+
+
+class LaunchResponse(ApiResponse):
+    execution_id: str
+
+
+class ExecutionResponse(ApiResponse):
+    id: str
+    program_id: str
+    organization_id: str
+    audience_id: str
+    flow_id: str
+    status: str = Field(description="scheduled | running | paused | paused_no_credits | paused_threshold | "
+                                    "completed | stopped | cancelled")
+    total_contacts: int
+    contacts_completed: int
+    contacts_failed: int
+    contacts_pending: int
+    contacts_in_progress: int
+    contacts_skipped: int = Field(description="Left uncalled by cancel or stopAt; the five counters sum to "
+                                              "totalContacts")
+    scheduled_start_at: str
+    scheduled_stop_at: str | None
+    actual_start_at: str | None
+    actual_end_at: str | None
+    auto_pause_rules: list[AutoPauseRuleOut] | None
+    created_at: str
+    updated_at: str
+
+
+class ExecutionDetailResponse(ExecutionResponse):
+    auto_pause_counters: list[AutoPauseCounterOut] | None = Field(
+        description="One counter per auto-pause rule ([] without rules) while the execution is active; "
+                    "null once it has ended (counters are deleted) or when the counters cannot be read")
+
+
+def _none(value: str) -> str | None:
+    return value or None
+
+
+def execution_json(e: pb.Execution) -> dict[str, Any]:
+    rules = None
+    if e.HasField("auto_pause_rules"):
+        rules = [{"nodeId": r.node_id, "threshold": r.threshold, "resetOnResume": r.reset_on_resume}
+                 for r in e.auto_pause_rules.rules]
+    return {
+        "id": e.id, "programId": e.program_id, "organizationId": e.organization_id, "audienceId": e.audience_id,
+        "flowId": e.flow_id, "status": e.status, "totalContacts": e.total_contacts,
+        "contactsCompleted": e.contacts_completed, "contactsFailed": e.contacts_failed,
+        "contactsPending": e.contacts_pending, "contactsInProgress": e.contacts_in_progress,
+        "contactsSkipped": e.contacts_skipped, "scheduledStartAt": e.scheduled_start_at,
+        "scheduledStopAt": _none(e.scheduled_stop_at), "actualStartAt": _none(e.actual_start_at),
+        "actualEndAt": _none(e.actual_end_at), "autoPauseRules": rules, "createdAt": e.created_at,
+        "updatedAt": e.updated_at,
+    }
+
+
+@router.post("/programs/{program_id}/launch", status_code=201, response_model=LaunchResponse)
+async def launch_program(program_id: str, org: str = Depends(organization_id),
+                         stubs: Clients = Depends(clients)) -> dict[str, str]:
+    """Batch: snapshots the audience and starts calling (or waits for startAt). Live: starts the
+    trigger evaluation; contacts are called as their triggers fire."""
+    answer = await call(stubs.execution.LaunchProgram, pb.LaunchProgramRequest(
+        organization_id=org, program_id=program_id))
+    return {"executionId": answer.execution_id}
+
+
+@router.get("/programs/{program_id}/executions", response_model=list[ExecutionResponse])
+async def list_program_executions(program_id: str, response: Response, limit: int = Query(100, ge=1, le=1000),
+                                  cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+                                  org: str = Depends(organization_id),
+                                  stubs: Clients = Depends(clients)) -> list[dict[str, Any]]:
+    """Every execution of the program (archived programs included), newest first."""
+    await call(stubs.program.GetProgram, program_pb2.GetProgramRequest(
+        organization_id=org, program_id=program_id, include_archived=True))
+    answer = await call(stubs.execution.ListExecutions, pb.ListExecutionsRequest(
+        organization_id=org, program_id=program_id, limit=limit, cursor=cursor or ""))
+    if answer.next_cursor:
+        response.headers["X-Next-Cursor"] = answer.next_cursor
+    return [execution_json(e) for e in answer.executions]
+
+
+@router.get("/program-executions", response_model=list[ExecutionResponse])
+async def list_active_executions(response: Response, limit: int = Query(100, ge=1, le=1000),
+                                 cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+                                 org: str = Depends(organization_id),
+                                 stubs: Clients = Depends(clients)) -> list[dict[str, Any]]:
+    """The organization's active executions (scheduled, running, paused*), newest first."""
+    answer = await call(stubs.execution.ListExecutions, pb.ListExecutionsRequest(
+        organization_id=org, active_only=True, limit=limit, cursor=cursor or ""))
+    if answer.next_cursor:
+        response.headers["X-Next-Cursor"] = answer.next_cursor
+    return [execution_json(e) for e in answer.executions]
+
+
+@router.get("/program-executions/{execution_id}", response_model=ExecutionDetailResponse)
+async def get_execution(execution_id: str, org: str = Depends(organization_id),
+                        stubs: Clients = Depends(clients)) -> dict[str, Any]:
+    """The execution, with its auto-pause counters (how close each rule is to pausing it)."""
+    execution = await call(stubs.execution.GetExecution, pb.GetExecutionRequest(
+        organization_id=org, execution_id=execution_id))
+    counters = None
+    if execution.auto_pause_counters_known:
+        counters = [{"nodeId": c.node_id, "count": c.count, "threshold": c.threshold}
+                    for c in execution.auto_pause_counters]
+    return {**execution_json(execution), "autoPauseCounters": counters}
+
+
+@router.patch("/program-executions/{execution_id}/pause", response_model=ExecutionResponse)
+async def pause_execution(execution_id: str, org: str = Depends(organization_id),
+                          stubs: Clients = Depends(clients)) -> dict[str, Any]:
+    """Only from running. Calls already queued finish; no new call starts until resumed."""
+    return execution_json(await call(stubs.execution.PauseExecution, pb.PauseExecutionRequest(
+        organization_id=org, execution_id=execution_id)))
+
+
+@router.patch("/program-executions/{execution_id}/resume", response_model=ExecutionResponse)
+async def resume_execution(execution_id: str, request: ResumeExecutionRequest | None = Body(None),
+                           org: str = Depends(organization_id),
+                           stubs: Clients = Depends(clients)) -> dict[str, Any]:
+    """From paused, paused_no_credits or paused_threshold. autoPauseRules, when given, replace the rules
+    (validated like the program's). Resuming from paused_threshold resets the counters of rules with
+    resetOnResume; a counter left at or over its threshold pauses again on the next call that runs its
+    node. When the available credits cannot cover one minute the answer is paused_no_credits."""
+    message = pb.ResumeExecutionRequest(organization_id=org, execution_id=execution_id)
+    if request is not None and request.auto_pause_rules is not None:
+        message.auto_pause_rules.SetInParent()
+        for rule in request.auto_pause_rules:
+            message.auto_pause_rules.rules.add(node_id=rule.node_id, threshold=rule.threshold,
+                                               reset_on_resume=rule.reset_on_resume)
+    return execution_json(await call(stubs.execution.ResumeExecution, message))
+
+
+@router.delete("/program-executions/{execution_id}", status_code=204, response_class=Response)
+async def cancel_execution(execution_id: str, org: str = Depends(organization_id),
+                           stubs: Clients = Depends(clients)) -> Response:
+    """Pending contacts become skipped, calls already queued finish, the execution is cancelled."""
+    await call(stubs.execution.CancelExecution, pb.CancelExecutionRequest(
+        organization_id=org, execution_id=execution_id))
+    return Response(status_code=204)
