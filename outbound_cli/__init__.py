@@ -1,0 +1,1 @@
+"""The `outbound` command: serve a service, migrate, run everything locally, admin tasks."""

@@ -1,0 +1,110 @@
+"""`outbound admin …`: operator tasks over gRPC, each printing JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import grpc
+from google.protobuf import json_format
+
+from kernel import errors
+from kernel import settings as settings_module
+from outbound.account.v1 import account_pb2, account_pb2_grpc
+from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+
+
+def _credits(balance: account_pb2.CreditBalance) -> dict:
+    return {"balance": balance.balance, "reserved": balance.reserved, "available": balance.available}
+
+
+def _did(did: dialer_pb2.Did) -> dict:
+    return {
+        "id": did.id, "number": did.number, "country": did.country, "status": did.status,
+        "organizationId": did.organization_id if did.HasField("organization_id") else None,
+        "deleted": did.deleted,
+    }
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    admin = sub.add_parser("admin", help="operator tasks").add_subparsers(dest="resource", required=True)
+
+    org = admin.add_parser("org").add_subparsers(dest="action", required=True)
+    create = org.add_parser("create", help="create an organization and its first API key")
+    create.add_argument("--name", required=True)
+    create.add_argument("--credits", type=int, default=0)
+
+    credits = admin.add_parser("credits").add_subparsers(dest="action", required=True)
+    add = credits.add_parser("add")
+    add.add_argument("--org", required=True)
+    add.add_argument("--amount", type=int, required=True)
+    show = credits.add_parser("show")
+    show.add_argument("--org", required=True)
+
+    did = admin.add_parser("did").add_subparsers(dest="action", required=True)
+    did_add = did.add_parser("add")
+    did_add.add_argument("--number", required=True)
+    did_add.add_argument("--country", required=True)
+    did_add.add_argument("--org")
+    did_add.add_argument("--inactive", action="store_true")
+    did_status = did.add_parser("set-status")
+    did_status.add_argument("--id", required=True)
+    did_status.add_argument("--status", required=True, choices=["active", "inactive"])
+    did_delete = did.add_parser("delete")
+    did_delete.add_argument("--id", required=True)
+
+    key = admin.add_parser("key").add_subparsers(dest="action", required=True)
+    key_create = key.add_parser("create", help="issue another API key (rotation)")
+    key_create.add_argument("--org", required=True)
+    key_create.add_argument("--name", default="")
+    key_revoke = key.add_parser("revoke")
+    key_revoke.add_argument("--id", required=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_module.get()
+    try:
+        result = _dispatch(args, settings)
+    except grpc.RpcError as exc:
+        err = errors.from_rpc_error(exc)
+        print(json.dumps({"error": err.name, "message": err.message}), file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> dict:
+    if args.resource in ("org", "credits", "key"):
+        with grpc.insecure_channel(settings.address("account")) as channel:
+            stub = account_pb2_grpc.AccountServiceStub(channel)
+            if args.resource == "org":
+                answer = stub.CreateOrganization(account_pb2.CreateOrganizationRequest(
+                    name=args.name, credits=args.credits), timeout=30)
+                return {"organizationId": answer.organization.id, "apiKey": answer.api_key}
+            if args.resource == "credits" and args.action == "add":
+                answer = stub.AddCredits(account_pb2.AddCreditsRequest(
+                    organization_id=args.org, amount=args.amount), timeout=30)
+                return _credits(answer.credits)
+            if args.resource == "credits":
+                answer = stub.GetCredits(account_pb2.GetCreditsRequest(organization_id=args.org), timeout=30)
+                return _credits(answer.credits)
+            if args.action == "create":
+                answer = stub.CreateApiKey(account_pb2.CreateApiKeyRequest(
+                    organization_id=args.org, name=args.name), timeout=30)
+                return {"apiKeyId": answer.api_key_id, "apiKey": answer.api_key}
+            stub.RevokeApiKey(account_pb2.RevokeApiKeyRequest(api_key_id=args.id), timeout=30)
+            return {"apiKeyId": args.id, "revoked": True}
+    with grpc.insecure_channel(settings.address("dialer")) as channel:
+        stub = dialer_pb2_grpc.DialerServiceStub(channel)
+        if args.action == "add":
+            request = dialer_pb2.AddDidRequest(number=args.number, country=args.country, inactive=args.inactive)
+            if args.org:
+                request.organization_id = args.org
+            return _did(stub.AddDid(request, timeout=30))
+        if args.action == "set-status":
+            return _did(stub.SetDidStatus(dialer_pb2.SetDidStatusRequest(id=args.id, status=args.status), timeout=30))
+        return _did(stub.DeleteDid(dialer_pb2.DeleteDidRequest(id=args.id), timeout=30))
+
+
+__all__ = ["add_parser", "run", "json_format"]
