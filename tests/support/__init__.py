@@ -1,0 +1,1 @@
+"""Test harness: real PostgreSQL/Redis/NATS and the real processes, never mocks."""

@@ -1,0 +1,163 @@
+"""The whole of Outbound as separate processes, driven through REST like a client would."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+
+from kernel.clock import Clock
+from kernel.devservers import Postgres, free_port
+from outbound.account.v1 import account_pb2, account_pb2_grpc
+from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound_cli.supervisor import ProcessGroup
+from tests.support.infra import Infra
+
+DEFAULT_FLOW = {
+    "name": "Reminder",
+    "startNodeId": "welcome",
+    "nodes": [
+        {"id": "welcome", "type": "say", "text": "Hello", "next": "menu"},
+        {"id": "menu", "type": "gather", "prompt": "Press 1", "options": {"1": "confirm"},
+         "timeoutSeconds": 5, "noInput": "bye"},
+        {"id": "confirm", "type": "say", "text": "Thanks", "next": "bye"},
+        {"id": "bye", "type": "hangup"},
+    ],
+}
+
+
+@dataclass
+class Org:
+    id: str
+    api_key: str
+    http: httpx.Client
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.http.get(path, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.http.post(path, json=json, **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.http.patch(path, json=json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.http.delete(path, **kw)
+
+
+class System:
+    def __init__(self, infra: Infra, workdir: Path, *, clock_speed: float = 1.0, clock_start: str | None = None,
+                 sim_rules: dict | None = None, replicas: dict[str, int] | None = None,
+                 extra_env: dict[str, str] | None = None, gateway: bool = True, own_postgres: bool = False,
+                 own_brokers: bool = False):
+        self.infra = infra
+        self.workdir = workdir
+        self.replicas = replicas or {}
+        self.gateway = gateway
+        # own_postgres / own_brokers: servers for this system alone, which a test may stop and
+        # restart even when DATABASE_URL / NATS_URL / REDIS_URL name shared ones.
+        self.postgres: Postgres | None = None
+        if own_postgres:
+            self.database_url, self.postgres = infra.new_postgres()
+        else:
+            self.database_url = infra.new_database()
+        self.nats_url, self.nats = infra.new_nats(own=own_brokers)
+        # Own brokers keep their data on disk, as a deployment's would, so a restart is a restart.
+        self.redis_url, self.redis = infra.new_redis(own=own_brokers, durable=own_brokers)
+        from kernel.timefmt import parse_iso
+
+        self.clock = Clock(speed=clock_speed, start=parse_iso(clock_start) if clock_start else None)
+        env = {
+            "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "NATS_URL": self.nats_url,
+            **ProcessGroup.addresses(), "PORT": str(free_port()), "DRAIN_SECONDS": "0.2",
+            "LOG_LEVEL": "INFO", **self.clock.env(),
+        }
+        if sim_rules is not None:
+            rules_path = workdir / "sim-rules.json"
+            rules_path.write_text(json.dumps(sim_rules))
+            env["SIM_CARRIER_RULES"] = str(rules_path)
+        env.update(extra_env or {})
+        self.env = env
+        self.group = ProcessGroup(env=env, log_dir=workdir / "logs")
+        self.base_url = f"http://127.0.0.1:{env['PORT']}"
+
+    def start(self, services: list[str] | None = None) -> System:
+        """Start every service (or only `services`, for one context's integration tests)."""
+        if services is None:
+            self.group.start_all(self.replicas, gateway=self.gateway)
+        else:
+            for name in services:
+                for instance in range(self.replicas.get(name, 1)):
+                    self.group.start(name, instance)
+            if self.gateway:
+                self.group.start("gateway")
+            self.group.wait_healthy()
+        self.http = httpx.Client(base_url=self.base_url + "/api", timeout=30)
+        return self
+
+    def stop(self) -> None:
+        self.group.stop_all()
+        if hasattr(self, "http"):
+            self.http.close()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def kill(self, name: str, instance: int = 0) -> int:
+        """SIGKILL one service process (no drain, no clean-up); answers the port it listened on."""
+        proc = self.group.find(name, instance)
+        proc.popen.kill()
+        proc.popen.wait(10)
+        self.group.procs.remove(proc)
+        return proc.port
+
+    def restart(self, name: str, instance: int = 0, port: int | None = None) -> None:
+        """Start a killed service again on its port and wait for its health check."""
+        self.group.start(name, instance, port=port)
+        self.group.wait_healthy()
+
+    def logs(self) -> str:
+        out = []
+        for path in sorted((self.workdir / "logs").glob("*.log")):
+            out.append(f"==== {path.name}\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(out)
+
+    # --- admin helpers (gRPC, as the `outbound admin` CLI does) ---
+
+    def channel(self, service: str) -> grpc.Channel:
+        return grpc.insecure_channel(self.env[f"{service.upper()}_ADDR"])
+
+    def create_org(self, name: str = "Acme", credits: int = 100_000) -> Org:
+        with self.channel("account") as channel:
+            answer = account_pb2_grpc.AccountServiceStub(channel).CreateOrganization(
+                account_pb2.CreateOrganizationRequest(name=name, credits=credits), timeout=30)
+        http = httpx.Client(base_url=self.base_url + "/api", timeout=30, headers={"x-api-key": answer.api_key})
+        return Org(answer.organization.id, answer.api_key, http)
+
+    def add_did(self, number: str, country: str = "MA", org: str | None = None, inactive: bool = False) -> dialer_pb2.Did:
+        request = dialer_pb2.AddDidRequest(number=number, country=country, inactive=inactive)
+        if org:
+            request.organization_id = org
+        with self.channel("dialer") as channel:
+            return dialer_pb2_grpc.DialerServiceStub(channel).AddDid(request, timeout=30)
+
+    def now(self):
+        return self.clock.now()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2,
+               message: str = "condition") -> Any:
+    """Poll until predicate() is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
