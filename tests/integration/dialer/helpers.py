@@ -1,0 +1,126 @@
+"""Driving the dialer as the execution service does: DialRequested in, CallResult out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from kernel import errors, jetstream
+from kernel.timefmt import parse_iso
+from outbound.account.v1 import account_pb2, account_pb2_grpc
+from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc, events_pb2
+from outbound.execution.v1 import events_pb2 as execution_events
+
+MENU_FLOW = dialer_pb2.CreateFlowRequest(name="Menu", start_node_id="welcome", nodes=[
+    dialer_pb2.FlowNode(id="welcome", type="say", text="Hello", next="menu"),
+    dialer_pb2.FlowNode(id="menu", type="gather", prompt="Press 1", options={"1": "confirm"},
+                        timeout_seconds=5, no_input="bye"),
+    dialer_pb2.FlowNode(id="confirm", type="say", text="Thanks", next="bye"),
+    dialer_pb2.FlowNode(id="bye", type="hangup"),
+])
+
+
+def rpc(method, request):
+    try:
+        return method(request, timeout=30)
+    except grpc.RpcError as exc:
+        raise errors.from_rpc_error(exc) from None
+
+
+class Stubs:
+    def __init__(self, system):
+        self._channels = [system.channel("dialer"), system.channel("account")]
+        self.dialer = dialer_pb2_grpc.DialerServiceStub(self._channels[0])
+        self.flows = dialer_pb2_grpc.FlowServiceStub(self._channels[0])
+        self.account = account_pb2_grpc.AccountServiceStub(self._channels[1])
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+    def org(self, credits: int = 1000) -> str:
+        return rpc(self.account.CreateOrganization, account_pb2.CreateOrganizationRequest(
+            name="Org", credits=credits)).organization.id
+
+    def credits(self, org: str) -> account_pb2.CreditBalance:
+        return rpc(self.account.GetCredits, account_pb2.GetCreditsRequest(organization_id=org)).credits
+
+    def flow(self, org: str, request: dialer_pb2.CreateFlowRequest = MENU_FLOW) -> str:
+        req = dialer_pb2.CreateFlowRequest()
+        req.CopyFrom(request)
+        req.organization_id = org
+        return rpc(self.flows.CreateFlow, req).id
+
+    def did(self, number: str, country: str = "MA", org: str | None = None, inactive: bool = False) -> str:
+        req = dialer_pb2.AddDidRequest(number=number, country=country, inactive=inactive)
+        if org:
+            req.organization_id = org
+        return rpc(self.dialer.AddDid, req).id
+
+    def calls(self, org: str, execution_id: str) -> list[dialer_pb2.CallRecord]:
+        return list(rpc(self.dialer.ListCalls, dialer_pb2.ListCallsRequest(
+            organization_id=org, execution_id=execution_id, page_size=1000)).calls)
+
+
+class Bus:
+    """A JetStream connection that publishes dial requests and collects every call result."""
+
+    def __init__(self, nats_url: str):
+        self.nats_url = nats_url
+        self.results: list[tuple[str, events_pb2.CallResult]] = []
+
+    async def __aenter__(self) -> Bus:
+        self.nc = await jetstream.connect(self.nats_url, "dialer-test")
+        self.js = self.nc.jetstream()
+        await jetstream.ensure_streams(self.js)
+
+        async def collect(msg) -> None:
+            self.results.append((msg.subject, events_pb2.CallResult.FromString(msg.data)))
+
+        self.sub = await self.js.subscribe("call.>", cb=collect, ordered_consumer=True)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.sub.unsubscribe()
+        await self.nc.drain()
+
+    async def dial(self, request: execution_events.DialRequested, msg_id: str | None = None) -> None:
+        """Publish; msg_id defaults to the attempt id, as the execution service does."""
+        await jetstream.publish(self.js, "dial.requested", request.SerializeToString(),
+                                msg_id or request.attempt_id)
+
+    def of(self, attempt_id: str, subject: str | None = None) -> list[events_pb2.CallResult]:
+        return [r for s, r in self.results if r.attempt_id == attempt_id and (subject is None or s == subject)]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "results") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; results so far: {self.results!r}")
+
+    async def one(self, attempt_id: str, subject: str = "call.completed", timeout: float = 30.0):
+        found = await self.wait_for(lambda: self.of(attempt_id, subject), timeout, f"{subject} of {attempt_id}")
+        return found[0]
+
+
+def dial_request(org: str, flow_id: str, pool: list[str], phone: str, *, attempt: int = 1,
+                 execution_id: str | None = None, contact_id: str | None = None,
+                 country: str = "MA") -> execution_events.DialRequested:
+    execution_id = execution_id or str(uuid.uuid4())
+    contact_id = contact_id or str(uuid.uuid4())
+    return execution_events.DialRequested(
+        attempt_id=f"{execution_id}:{contact_id}:{attempt}", execution_id=execution_id, organization_id=org,
+        program_id=str(uuid.uuid4()), contact_id=contact_id, phone=phone, country=country, attempt=attempt,
+        flow_id=flow_id, did_pool=pool, requested_at="2025-12-20T09:00:00.000Z")
+
+
+def seconds_between(a: str, b: str) -> float:
+    return (parse_iso(b) - parse_iso(a)).total_seconds()

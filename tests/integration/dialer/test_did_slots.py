@@ -1,0 +1,51 @@
+"""DID slots in a real Redis: the batched turn-and-acquire script follows the domain's reference
+choice (round-robin from the group's turn, first DID under its cap), call after call."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from services.dialer.adapters.did_slots import DidSlots
+from services.dialer.domain.did_choice import DidInfo, choose_did
+
+
+@pytest.fixture
+async def slots(infra):
+    url, _ = infra.new_redis()
+    redis = Redis.from_url(url)
+    yield DidSlots(redis, lease_seconds=60)
+    await redis.aclose()
+
+
+async def test_turn_and_acquire_match_the_reference_choice(slots: DidSlots):
+    rng = random.Random(7)
+    for _ in range(5):
+        execution = str(uuid.uuid4())
+        pool = [DidInfo(str(uuid.uuid4()), f"+21252{i:07d}", "MA", True, False) for i in range(rng.randint(1, 5))]
+        cap = rng.randint(1, 3)
+        in_use: dict[str, int] = {}
+        held: list[tuple[str, str]] = []
+        turn = 0
+        for _ in range(40):
+            if held and rng.random() < 0.4:
+                did_id, member = held.pop(rng.randrange(len(held)))
+                await slots.release(did_id, member)
+                in_use[did_id] -= 1
+                continue
+            # Several calls at once share one script run; each still gets its own turn, in order.
+            members = [str(uuid.uuid4()) for _ in range(rng.randint(1, 3))]
+            got = await asyncio.gather(*(slots.acquire_in_turn(execution, "MA", [d.id for d in pool], m, cap)
+                                         for m in members))
+            for member, did_id in zip(members, got, strict=True):
+                expected = choose_did(pool, "MA", turn, in_use, cap)
+                turn += 1
+                assert did_id == (expected.id if expected else None)
+                if did_id:
+                    in_use[did_id] = in_use.get(did_id, 0) + 1
+                    held.append((did_id, member))
+            assert [await slots.in_use(d.id) for d in pool] == [in_use.get(d.id, 0) for d in pool]

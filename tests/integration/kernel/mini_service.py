@@ -1,0 +1,37 @@
+"""A minimal service on the kernel's runtime, for testing the runtime itself.
+
+Method /test.Probe/Fail raises a domain error; /test.Probe/Slow answers after a second.
+"""
+
+import asyncio
+import sys
+
+import grpc
+
+from kernel import errors, logs
+from kernel.grpc_server import ServiceRuntime
+from kernel.settings import load
+
+
+async def fail(request: bytes, context) -> bytes:
+    raise errors.DidNotActiveError("DID +212500000001 is not active", field="didPool[0]")
+
+
+async def slow(request: bytes, context) -> bytes:
+    await asyncio.sleep(1.0)
+    return b"done"
+
+
+async def main(port: int) -> None:
+    logs.configure("mini")
+    runtime = ServiceRuntime("mini", load())
+    runtime.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Probe", {
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+    })])
+    runtime.add_services(["test.Probe"])
+    await runtime.run(port)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
