@@ -1,0 +1,29 @@
+# One image for every Outbound service: `outbound serve <name>` or `outbound migrate`.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY kernel kernel
+COPY services services
+COPY gateway gateway
+COPY outbound_cli outbound_cli
+COPY protos protos
+RUN pip install . \
+ && mkdir gen \
+ && python -m grpc_tools.protoc -I protos --python_out=gen --grpc_python_out=gen $(find protos -name '*.proto') \
+ && find /app -name '__pycache__' -prune -exec rm -rf {} +
+
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH PYTHONPATH=/app:/app/gen \
+    HOST=0.0.0.0 METRICS_PORT=9090
+RUN useradd --system --uid 10001 --no-create-home outbound
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+WORKDIR /app
+USER 10001
+EXPOSE 8080 50051 9090
+ENTRYPOINT ["outbound"]
+CMD ["serve", "gateway"]
