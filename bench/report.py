@@ -1,0 +1,108 @@
+"""The results table printed by `make bench` and the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+                    break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"nproc": os.cpu_count(), "memory_gb": memory_gb, "cpu_model": model,
+            "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in load or ()]}
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        text = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return f"{text}{unit}"
+
+
+def _pct(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio * 100:.0f} %"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(scenario, figure, raw limit, ratio, target) rows of the table."""
+    out: list[tuple[str, str, str, str, str]] = []
+    s1 = results.get("launch")
+    if s1:
+        out.append((f"1. Launch {s1['contacts']:,} contacts",
+                    f"{s1['launch_seconds']:.1f} s = {_fmt(s1['contacts_per_second'])} rows/s",
+                    f"COPY {_fmt(s1['raw_copy_rows_per_second'])} rows/s", _pct(s1["ratio"]), ">= 50 %"))
+    s2 = results.get("dispatch")
+    if s2:
+        rate = s2["attempts_per_second_sustained"] or s2["attempts_per_second_overall"]
+        out.append((f"2. Dispatch {s2['contacts']:,} contacts",
+                    f"{_fmt(rate)} attempts/s (completed in {s2['seconds_to_completed']:.1f} s)",
+                    f"JetStream publish {_fmt(s2['raw_jetstream_publish_per_second'])}/s",
+                    _pct(s2["ratio_to_publish"]), ">= 2,000/s and >= 20 %"))
+        out.append(("", "", f"JetStream pull+ack {_fmt(s2['raw_jetstream_pull_ack_per_second'])}/s",
+                    _pct(s2["ratio_to_pull_ack"]), ""))
+        out.append(("", "", f"SKIP LOCKED claim {_fmt(s2['raw_skip_locked_claim_per_second'])} rows/s",
+                    _pct(s2["ratio_to_claim"]), ""))
+    s3 = results.get("many_executions")
+    if s3:
+        out.append((f"3. {s3['executions']:,} executions x {s3['contacts_each']}",
+                    f"{_fmt(s3['attempts_per_second_sustained'])} attempts/s, "
+                    f"{s3['execution_cpu_seconds_per_1000']:.2f} CPU s/1000",
+                    f"scenario 2: {_fmt(s2 and (s2['attempts_per_second_sustained'] or s2['attempts_per_second_overall']))}/s, "
+                    f"{_fmt(s2 and s2['execution_cpu_seconds_per_1000'])} CPU s/1000",
+                    f"{_pct(s3['ratio_rate_to_scenario_2'])} rate, {_pct(s3['ratio_cpu_to_scenario_2'])} CPU", ""))
+    s4 = results.get("live_triggers")
+    if s4:
+        out.append((f"4. Live: pre-compute {s4['contacts']:,} triggers",
+                    f"{s4['launch_with_precompute_seconds']:.2f} s = {_fmt(s4['precompute_rows_per_second'])} rows/s",
+                    f"COPY {_fmt(s4['raw_copy_rows_per_second'])} rows/s", _pct(s4["precompute_ratio"]), ""))
+        out.append((f"   {s4['due_in_one_virtual_minute']:,} due in 1 virtual min (x{s4['clock_speed']:g})",
+                    f"lag p50 {s4['lag_p50_seconds']:.2f} s, p99 {s4['lag_p99_seconds']:.2f} s", "", "",
+                    "p99 <= 1.5 s"))
+    s5 = results.get("api_under_load")
+    if s5:
+        e, t = s5["execution"], s5["time"]
+        out.append(("5. GET /api/program-executions/{id}",
+                    f"{_fmt(e['requests_per_second'])} req/s, p50 {_fmt(e['p50_ms'])} ms, p99 {_fmt(e['p99_ms'])} ms",
+                    f"GET /api/time p50 {_fmt(t['p50_ms'])} ms, p99 {_fmt(t['p99_ms'])} ms "
+                    f"({_fmt(t['requests_per_second'])} req/s)",
+                    f"{_fmt(s5['p99_ratio'])} x p99", "<= 5 x"))
+    s6 = results.get("peak_rss_mb")
+    if s6:
+        out.append(("6. Peak RSS, scenarios 1-2",
+                    ", ".join(f"{name} {mb:.0f}" for name, mb in s6.items() if mb is not None) + " MB", "", "", ""))
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    header = ("scenario", "Outbound", "raw limit (same run)", "ratio", "target")
+    body = rows(results)
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+
+    def line(r: tuple[str, ...]) -> str:
+        return "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) + " |"
+
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])

@@ -1,0 +1,102 @@
+"""`make bench`: the scenarios of bench/README.md against the real system, each next to the raw
+limit of the same servers measured in the same run; prints a table and writes
+bench/results/latest.json.
+
+    .venv/bin/python -m bench.run              # the full sizes (about 15 minutes on 2 cores)
+    BENCH_SCALE=0.1 .venv/bin/python -m bench.run
+    BENCH_SCENARIOS=1,2 .venv/bin/python -m bench.run
+
+Sizes: BENCH_SCALE multiplies every size; BENCH_<NAME> sets one (LAUNCH_CONTACTS,
+DISPATCH_CONTACTS, EXECUTIONS, CONTACTS_EACH, LIVE_CONTACTS, LIVE_DUE, API_CONTACTS,
+RAW_MESSAGES). BENCH_CLOCK_SPEED sets the shared clock (default 5). BENCH_LOG_SLOW_MS=n logs
+statements slower than n ms in the bench's PostgreSQL log (the run's files are then kept, as
+with BENCH_KEEP=1; otherwise they are removed at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench import scenarios
+from bench.harness import Bench, scale, sized
+from bench.procstats import peak_rss_mb
+from bench.report import machine, table
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def _wanted() -> set[int]:
+    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6"
+    return {int(x) for x in raw.split(",") if x.strip()}
+
+
+def main() -> int:
+    wanted = _wanted()
+    clock_speed = float(os.environ.get("BENCH_CLOCK_SPEED") or 5)
+    results: dict[str, Any] = {"machine": machine(), "scale": scale(), "clock_speed": clock_speed,
+                               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    failures: list[str] = []
+    started = time.perf_counter()
+    bench = Bench(clock_speed=clock_speed)
+    slow_ms = os.environ.get("BENCH_LOG_SLOW_MS")
+
+    def run(key: str, number: int, fn, *args) -> None:
+        if number not in wanted:
+            return
+        print(f"-- scenario {number}: {key} ...", flush=True)
+        t0 = time.perf_counter()
+        try:
+            results[key] = fn(*args)
+            print(f"   {json.dumps(results[key])}", flush=True)
+        except Exception as exc:
+            traceback.print_exc()
+            failures.append(f"{key}: {exc!r}")
+            results[key] = None
+        print(f"   ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    try:
+        bench.start_system()
+        if slow_ms:  # statements slower than this go to the PostgreSQL log, to find bad plans
+            with bench.db() as conn:
+                conn.execute(f"ALTER SYSTEM SET log_min_duration_statement = {int(slow_ms)}")
+                conn.execute("SELECT pg_reload_conf()")
+            print(f"slow statements (> {int(slow_ms)} ms) are logged in {bench.root}/postgres.log", flush=True)
+        run("launch", 1, scenarios.launch, bench, sized("LAUNCH_CONTACTS", 1_000_000))
+        run("dispatch", 2, scenarios.dispatch, bench, sized("DISPATCH_CONTACTS", 100_000),
+            sized("RAW_MESSAGES", 100_000))
+        if 6 in wanted:
+            results["peak_rss_mb"] = {name: peak_rss_mb(pid) for name, pid in bench.pids().items()}
+        s2 = results.get("dispatch") or {}
+        run("many_executions", 3, scenarios.many_executions, bench, sized("EXECUTIONS", 1000),
+            int(os.environ.get("BENCH_CONTACTS_EACH") or 100), s2.get("execution_cpu_seconds_per_1000"),
+            s2.get("attempts_per_second_sustained") or s2.get("attempts_per_second_overall"))
+        run("live_triggers", 4, scenarios.live_triggers, bench, sized("LIVE_CONTACTS", 100_000),
+            sized("LIVE_DUE", 10_000))
+        run("api_under_load", 5, scenarios.api_under_load, bench, sized("API_CONTACTS", 50_000),
+            int(os.environ.get("BENCH_API_WORKERS") or 4), 120.0)
+    finally:
+        if failures and bench.system is not None:
+            print(bench.system.logs()[-6000:], file=sys.stderr)
+        bench.close(keep=bool(slow_ms or os.environ.get("BENCH_KEEP")))
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["failures"] = failures
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    m = results["machine"]
+    print(f"\nOutbound benchmarks — {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, "
+          f"clock x{clock_speed:g}, scale {scale():g}, {results['seconds']:.0f} s\n")
+    print(table(results))
+    print(f"\nwritten to {RESULTS}")
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
