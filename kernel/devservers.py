@@ -104,6 +104,8 @@ class Postgres:
 
         ensure_user_exists(_SYSTEM_USER)
         ensure_prefix_permissions(self.data_dir)
+        # The binaries live in the venv, perhaps under a checkout only root may enter (mktemp -d).
+        ensure_prefix_permissions(self._bin)
         readable = stat.S_IRGRP | stat.S_IROTH
         ensure_folder_permissions(self._bin, readable | stat.S_IXGRP | stat.S_IXOTH)
         ensure_folder_permissions(self._bin.parent / "lib", readable)
