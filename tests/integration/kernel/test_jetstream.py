@@ -26,7 +26,9 @@ async def _consume(js, spec, handler, until, timeout=15.0):
     try:
         await asyncio.wait_for(until.wait(), timeout)
     finally:
+        # A graceful stop lets the batch in hand be acked; the cancel is only a backstop.
         stopping.set()
+        await asyncio.wait({task}, timeout=2 * spec.fetch_timeout + 1)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
