@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kernel import errors
+from kernel import errors, paging
 from kernel.clock import get_clock
 from services.audience.adapters import events
 from services.audience.adapters import repository as repo
 from services.audience.adapters.events import EventPublisher, PendingEvent
-from services.audience.domain import pagination
 from services.audience.domain.attributes import define
 from services.audience.domain.contacts import (
     MAX_BULK,
@@ -62,19 +61,12 @@ def _is_unique_violation(exc: IntegrityError, constraint: str) -> bool:
 
 
 def _time_key(token: str) -> tuple[datetime, uuid.UUID] | None:
-    key = pagination.decode(token, 2)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), uuid.UUID(key[1])
-    except ValueError:
-        raise errors.ValidationError("cursor: invalid cursor", field="cursor") from None
+    key = paging.decode(token, 2)
+    return (paging.instant(key[0]), uuid.UUID(paging.identifier(key[1]))) if key else None
 
 
 def _next_time_key(rows: list[Any], limit: int) -> str:
-    if len(rows) < limit:
-        return ""
-    return pagination.encode([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+    return paging.encode(rows[-1].created_at, rows[-1].id) if len(rows) == limit else ""
 
 
 def _batch_size(requested: int) -> int:
@@ -126,7 +118,7 @@ class AudienceService:
     async def list_attributes(self, organization_id: str, page_size: int = 0,
                               page_token: str = "") -> tuple[list[repo.AttributeRow], str]:
         org = _org(organization_id)
-        limit = pagination.page_size(page_size)
+        limit = paging.page_size(page_size)
         async with self.engine.connect() as conn:
             rows = await repo.list_attributes(conn, org, _time_key(page_token), limit)
         return rows, _next_time_key(rows, limit)
@@ -165,7 +157,7 @@ class AudienceService:
     async def list_contacts(self, organization_id: str, page_size: int = 0,
                             page_token: str = "") -> tuple[list[repo.ContactRow], str]:
         org = _org(organization_id)
-        limit = pagination.page_size(page_size)
+        limit = paging.page_size(page_size)
         async with self.engine.connect() as conn:
             rows = await repo.list_contacts(conn, org, _time_key(page_token), limit)
         return rows, _next_time_key(rows, limit)
@@ -286,7 +278,7 @@ class AudienceService:
     async def list_audiences(self, organization_id: str, page_size: int = 0,
                              page_token: str = "") -> tuple[list[repo.AudienceRow], str]:
         org = _org(organization_id)
-        limit = pagination.page_size(page_size)
+        limit = paging.page_size(page_size)
         async with self.engine.connect() as conn:
             rows = await repo.list_audiences(conn, org, _time_key(page_token), limit)
         return rows, _next_time_key(rows, limit)
@@ -321,14 +313,14 @@ class AudienceService:
                            page_token: str = "") -> tuple[list[repo.ContactRow], str]:
         org = _org(organization_id)
         aid = _uuid(audience_id, errors.AudienceNotFoundError)
-        limit = pagination.page_size(page_size)
-        key = pagination.decode(page_token, 1)
-        after = _uuid(key[0], lambda: errors.ValidationError("cursor: invalid cursor", field="cursor")) if key else None
+        limit = paging.page_size(page_size)
+        key = paging.decode(page_token, 1)
+        after = uuid.UUID(paging.identifier(key[0])) if key else None
         async with self.engine.connect() as conn:
             if await repo.get_audience(conn, org, aid) is None:
                 raise errors.AudienceNotFoundError()
             rows = await repo.list_members(conn, aid, after, limit)
-        token = pagination.encode([str(rows[-1].id)]) if len(rows) == limit else ""
+        token = paging.encode(rows[-1].id) if len(rows) == limit else ""
         return rows, token
 
     async def stream_audience(self, organization_id: str, audience_id: str,

@@ -25,7 +25,7 @@ from services.dialer.adapters.publisher import ResultPublisher
 from services.dialer.domain.billing import billable_minutes
 from services.dialer.domain.did_choice import DidInfo, preferred_group
 from services.dialer.domain.flows import Flow
-from services.dialer.domain.paging import as_uuid
+from services.dialer.domain.ids import as_uuid
 
 log = logs.get("dialer.placement")
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from kernel import errors
+from kernel import errors, paging
 from kernel.clock import get_clock
 from services.dialer.adapters.call_repository import CallRecord, CallRepository
 from services.dialer.adapters.did_repository import DidRepository, DidRow
 from services.dialer.adapters.flow_repository import FlowRepository, FlowRow
 from services.dialer.domain.flows import Flow, validate_flow
-from services.dialer.domain.paging import as_uuid, decode_cursor, encode_cursor, page_size
+from services.dialer.domain.ids import as_uuid
 from services.dialer.domain.phone import normalize_country, normalize_e164, number_in_country
 
 DID_STATUSES = ("active", "inactive")
@@ -64,12 +65,12 @@ class DidService:
 
     async def list_available(self, organization_id: str, limit: int = 0, cursor: str = "") -> Page:
         org = _organization(organization_id)
-        size = page_size(limit)
-        after = decode_cursor(cursor, 2)
-        rows = await self.dids.list_available(org, size + 1, tuple(after) if after else None)
+        size = paging.page_size(limit)
+        after = paging.decode(cursor, 2)
+        rows = await self.dids.list_available(org, size + 1, (after[0], paging.identifier(after[1])) if after else None)
         more = len(rows) > size
         rows = rows[:size]
-        return Page(rows, encode_cursor(rows[-1].number, rows[-1].id) if more else "")
+        return Page(rows, paging.encode(rows[-1].number, rows[-1].id) if more else "")
 
     async def resolve(self, organization_id: str, did_ids: Sequence[str], validate: bool) -> list[DidRow]:
         """The pool's DIDs in order. validate: the first unusable id raises, naming didPool[i]."""
@@ -115,12 +116,11 @@ class FlowService:
 
     async def list(self, organization_id: str, limit: int = 0, cursor: str = "") -> Page:
         org = _organization(organization_id)
-        size = page_size(limit)
-        after = decode_cursor(cursor, 2)
-        rows = await self.flows.list(org, size + 1, tuple(after) if after else None)
+        size = paging.page_size(limit)
+        rows = await self.flows.list(org, size + 1, _time_key(cursor))
         more = len(rows) > size
         rows = rows[:size]
-        return Page(rows, encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id) if more else "")
+        return Page(rows, paging.encode(rows[-1].created_at, rows[-1].id) if more else "")
 
 
 class CallHistory:
@@ -129,11 +129,13 @@ class CallHistory:
 
     async def list(self, organization_id: str, execution_id: str, limit: int = 0, cursor: str = "") -> Page:
         org = _organization(organization_id)
-        size = page_size(limit)
-        after = decode_cursor(cursor, 2)
-        rows: list[CallRecord] = await self.calls.list_calls(
-            org, execution_id, size + 1, tuple(after) if after else None)
+        size = paging.page_size(limit)
+        rows: list[CallRecord] = await self.calls.list_calls(org, execution_id, size + 1, _time_key(cursor))
         more = len(rows) > size
         rows = rows[:size]
-        last = rows[-1] if rows else None
-        return Page(rows, encode_cursor(last.created_at.isoformat(), last.id) if more and last else "")
+        return Page(rows, paging.encode(rows[-1].created_at, rows[-1].id) if more else "")
+
+
+def _time_key(cursor: str) -> tuple[datetime, str] | None:
+    key = paging.decode(cursor, 2)
+    return (paging.instant(key[0]), paging.identifier(key[1])) if key else None

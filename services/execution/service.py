@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import uuid
 from collections import Counter, defaultdict
@@ -14,9 +13,9 @@ from google.protobuf import json_format
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import errors, logs, rpc
+from kernel import errors, logs, paging, rpc
 from kernel.clock import Clock, get_clock
-from kernel.timefmt import InvalidTimestamp, iso, parse_iso, parse_optional
+from kernel.timefmt import iso, parse_optional
 from outbound.account.v1 import account_pb2
 from outbound.dialer.v1 import dialer_pb2
 from outbound.dialer.v1 import events_pb2 as dialer_events
@@ -40,19 +39,6 @@ DEFAULT_MAX_CONCURRENT_CALLS = 10
 
 def _dict(message) -> dict[str, Any]:
     return json_format.MessageToDict(message, preserving_proto_field_name=False)
-
-
-def encode_cursor(created_at: datetime, execution_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{iso(created_at)}|{execution_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        stamp, execution_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        uuid.UUID(execution_id)
-        return parse_iso(stamp), execution_id
-    except (ValueError, InvalidTimestamp, UnicodeDecodeError):
-        raise errors.ValidationError("cursor: invalid cursor", field="cursor") from None
 
 
 def to_proto(row: Mapping[str, Any]) -> execution_pb2.Execution:
@@ -232,17 +218,16 @@ class ExecutionService:
 
     async def list(self, organization_id: str, program_id: str, active_only: bool, limit: int,
                    cursor: str) -> tuple[list[dict[str, Any]], str]:
-        if limit < 0:
-            raise errors.ValidationError("limit: must be between 1 and 1000", field="limit")
-        limit = 100 if limit == 0 else min(limit, 1000)
-        after = decode_cursor(cursor) if cursor else None
+        limit = paging.page_size(limit)
+        key = paging.decode(cursor, 2)
+        after = (paging.instant(key[0]), paging.identifier(key[1])) if key else None
         async with self.engine.connect() as conn:
             rows = await repo.list_executions(conn, organization_id, program_id or None, active_only,
                                               limit + 1, after)
         next_cursor = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["created_at"], str(rows[-1]["id"]))
+            next_cursor = paging.encode(rows[-1]["created_at"], rows[-1]["id"])
         return rows, next_cursor
 
     # ------------------------------------------------------------ lifecycle

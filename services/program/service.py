@@ -8,11 +8,10 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import errors, logs
+from kernel import errors, logs, paging
 from kernel.clock import get_clock
 from services.program.adapters import repository
 from services.program.adapters.peers import Peers
-from services.program.domain import cursor as cursors
 from services.program.domain.model import DidItem, Program, ProgramDraft, ProgramSpec, ProgramView
 from services.program.domain.patch import apply_patch, draft_of
 from services.program.domain.validation import (
@@ -85,14 +84,15 @@ class ProgramService:
         return await self._view(program)
 
     async def list(self, organization_id: str, limit: int, cursor: str) -> tuple[list[ProgramView], str]:
-        limit = cursors.check_limit(limit)
-        after = cursors.decode(cursor) if cursor else None
+        limit = paging.page_size(limit)
+        key = paging.decode(cursor, 2)
+        after = (paging.instant(key[0]), paging.identifier(key[1])) if key else None
         async with self._engine.connect() as conn:
             page = await repository.list_page(conn, organization_id, limit + 1, after)
         next_cursor = ""
         if len(page) > limit:
             page = page[:limit]
-            next_cursor = cursors.encode(page[-1].created_at, page[-1].id)
+            next_cursor = paging.encode(page[-1].created_at, page[-1].id)
         # One dialer call for the whole page.
         dids = await self._peers.resolve_dids(organization_id, (d for p in page for d in p.spec.did_pool),
                                               validate=False)

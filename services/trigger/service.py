@@ -3,8 +3,6 @@ follow contact changes, list triggers."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import uuid
 from collections import defaultdict
@@ -14,9 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import errors, logs, metrics
+from kernel import errors, logs, metrics, paging
 from kernel.clock import Clock
-from kernel.timefmt import InvalidTimestamp, parse_iso
 from services.trigger.adapters import repository as repo
 from services.trigger.adapters.audience import AudienceClient
 from services.trigger.adapters.publisher import FiredPublisher
@@ -243,34 +240,29 @@ class TriggerService:
                             cursor: str) -> tuple[list[repo.TriggerRow], str]:
         if status and status not in STATUSES:
             raise errors.ValidationError("status: must be one of pending, triggered, cancelled", field="status")
-        if limit <= 0:
-            limit = 100
-        if limit > 1000:
-            raise errors.ValidationError("limit: must be between 1 and 1000", field="limit")
+        limit = paging.page_size(limit)
         try:
             organization_id = str(uuid.UUID(organization_id))
             program_id = str(uuid.UUID(program_id))
         except (ValueError, TypeError):
             return [], ""
-        after = decode_cursor(cursor) if cursor else None
+        after = _after(cursor)
         async with self.engine.connect() as conn:
             rows = await repo.list_triggers(conn, organization_id, program_id, status or None, limit + 1, after)
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]) if more and rows else ""
+        next_cursor = _cursor(rows[-1]) if more and rows else ""
         return [r for r, _ in rows], next_cursor
 
 
-def encode_cursor(last: tuple[repo.TriggerRow, datetime]) -> str:
+def _cursor(last: tuple[repo.TriggerRow, datetime]) -> str:
+    # The sort key: newest execution first, then trigger time and id.
     row, execution_created_at = last
-    raw = json.dumps([execution_created_at.isoformat(), row.execution_id, row.trigger_at.isoformat(), row.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return paging.encode(execution_created_at, row.execution_id, row.trigger_at, row.id)
 
 
-def decode_cursor(cursor: str) -> tuple:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, execution_id, trigger_at, trigger_id = json.loads(raw)
-        return (parse_iso(created), str(uuid.UUID(execution_id)), parse_iso(trigger_at), str(uuid.UUID(trigger_id)))
-    except (ValueError, TypeError, InvalidTimestamp, UnicodeDecodeError):
-        raise errors.ValidationError("cursor: invalid cursor", field="cursor") from None
+def _after(cursor: str) -> tuple | None:
+    key = paging.decode(cursor, 4)
+    if key is None:
+        return None
+    return (paging.instant(key[0]), paging.identifier(key[1]), paging.instant(key[2]), paging.identifier(key[3]))

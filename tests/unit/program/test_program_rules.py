@@ -1,14 +1,11 @@
-"""The whole pure check of a program, PATCH merging and the list cursor."""
+"""The whole pure check of a program and PATCH merging."""
 
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from kernel.errors import ValidationError
-from services.program.domain import cursor
 from services.program.domain.model import (
     AutoPauseRule,
     ProgramDraft,
@@ -98,16 +95,3 @@ def test_patch_changes_only_masked_fields_and_revalidates():
         apply_patch(current, ProgramDraft(), ["status"])
     with pytest.raises(ValidationError, match="^audienceId: must not be empty"):
         apply_patch(current, ProgramDraft(), ["audienceId"])
-
-
-@given(st.datetimes(timezones=st.just(UTC)), st.uuids())
-def test_cursor_round_trips_exactly(moment, ident):
-    assert cursor.decode(cursor.encode(moment, str(ident))) == (moment, str(ident))
-
-
-def test_bad_cursor_and_limits():
-    with pytest.raises(ValidationError, match="^cursor: "):
-        cursor.decode("not-a-cursor")
-    assert cursor.check_limit(0) == 100
-    with pytest.raises(ValidationError, match="^limit: "):
-        cursor.check_limit(1001)
