@@ -138,6 +138,15 @@ def execution_row(system: System, execution_id: str) -> dict[str, Any] | None:
     return None
 
 
+def assert_under_way(campaign: Campaign) -> None:
+    """The fault must hit a running campaign with calls still to make; for a live run those include
+    triggers not yet fired, which may all be ahead of it for a moment between two due dates."""
+    row = execution_row(campaign.system, campaign.execution_id)
+    to_fire = campaign.live and row["total_contacts"] < campaign.mix.total
+    assert row["status"] == "running" and (to_fire or row["contacts_pending"] + row["contacts_in_progress"] > 0), \
+        f"the fault must hit a campaign under way: {row}"
+
+
 def wait_status(campaign: Campaign, *statuses: str, timeout: float = 90) -> dict[str, Any]:
     return wait_until(
         lambda: (row := execution_row(campaign.system, campaign.execution_id)) and row["status"] in statuses and row,

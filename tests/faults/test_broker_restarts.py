@@ -12,6 +12,7 @@ import redis
 
 from tests.faults.campaigns import (
     Mix,
+    assert_under_way,
     at_random_moment,
     batch_campaign,
     check_campaign,
@@ -31,12 +32,6 @@ def system(system_factory) -> System:
     return fault_system(system_factory)
 
 
-def under_way(system: System, campaign) -> None:
-    row = execution_row(system, campaign.execution_id)
-    assert row["status"] == "running" and row["contacts_pending"] + row["contacts_in_progress"] > 0, \
-        f"the fault must hit a campaign under way: {row}"
-
-
 @pytest.mark.parametrize("seed,how", [(11, signal.SIGTERM), (22, signal.SIGKILL)])
 def test_nats_restarted_mid_campaign(system: System, seed: int, how: int):
     """The server restarts on its port with its JetStream store: streams, consumers and
@@ -44,7 +39,7 @@ def test_nats_restarted_mid_campaign(system: System, seed: int, how: int):
     rng = random.Random(seed)
     campaign = batch_campaign(Tenant(system))
     at_random_moment(rng, 0.2, 2.0)
-    under_way(system, campaign)
+    assert_under_way(campaign)
     if how == signal.SIGKILL:
         system.nats.kill()
     else:
@@ -58,7 +53,7 @@ def test_nats_outage_of_a_few_seconds(system: System):
     rng = random.Random(44)
     campaign = batch_campaign(Tenant(system))
     at_random_moment(rng, 0.2, 1.5)
-    under_way(system, campaign)
+    assert_under_way(campaign)
     system.nats.stop()
     time.sleep(4)  # publishes fail, fetches fail, acks are lost meanwhile
     row = execution_row(system, campaign.execution_id)
@@ -74,7 +69,7 @@ def test_redis_killed_mid_campaign(system: System):
     rng = random.Random(11)
     campaign = batch_campaign(Tenant(system))
     at_random_moment(rng, 0.2, 2.0)
-    under_way(system, campaign)
+    assert_under_way(campaign)
     system.redis.kill()
     time.sleep(rng.uniform(0.5, 2.0))
     system.redis.start()
@@ -100,7 +95,7 @@ def test_redis_restarted_while_auto_pause_counts(system: System):
     campaign = batch_campaign(Tenant(system), mix, max_concurrent,
                               autoPauseRules=[{"nodeId": "welcome", "threshold": threshold}])
     at_random_moment(rng, 0.2, 0.6)
-    under_way(system, campaign)
+    assert_under_way(campaign)
     system.redis.stop()
     time.sleep(rng.uniform(0.5, 1.5))
     system.redis.start()

@@ -10,10 +10,10 @@ import signal
 import pytest
 
 from tests.faults.campaigns import (
+    assert_under_way,
     at_random_moment,
     batch_campaign,
     check_campaign,
-    execution_row,
     fault_system,
     wait_status,
 )
@@ -36,8 +36,7 @@ def test_postgres_restarted_mid_campaign(system: System, seed: int, how: int):
     rng = random.Random(seed)
     campaign = batch_campaign(Tenant(system))
     at_random_moment(rng, 0.2, 2.0)
-    row = execution_row(system, campaign.execution_id)
-    assert row["status"] == "running" and row["contacts_pending"] + row["contacts_in_progress"] > 0, row
+    assert_under_way(campaign)
     system.postgres.stop(how)
     system.postgres.start()
     wait_status(campaign, "completed")

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from tests.faults.campaigns import (
+    assert_under_way,
     at_random_moment,
     batch_campaign,
     check_campaign,
     db,
-    execution_row,
     fault_system,
     live_campaign,
     wait_live_done,
@@ -38,16 +38,8 @@ def through_gateway(campaign, name: str) -> str:
             "trigger": f"/programs/{campaign.program_id}/triggers"}[name]
 
 
-def under_way(campaign, row) -> bool:
-    """Calls still to make; for a live run that includes triggers not yet fired, which may all be
-    ahead of it for a moment between two due dates."""
-    to_fire = campaign.live and row["total_contacts"] < campaign.mix.total
-    return to_fire or row["contacts_pending"] + row["contacts_in_progress"] > 0
-
-
 def kill_and_restart(system: System, campaign, name: str, rng: random.Random) -> None:
-    row = execution_row(system, campaign.execution_id)
-    assert row["status"] == "running" and under_way(campaign, row), f"the fault must hit a campaign under way: {row}"
+    assert_under_way(campaign)
     port = system.kill(name)
     time.sleep(rng.uniform(0.0, 1.0))  # down for a moment: work keeps arriving meanwhile
     probe = through_gateway(campaign, name)
