@@ -52,6 +52,25 @@ def _unexpected(method: str, exc: Exception) -> errors.DomainError:
     return errors.DomainError()
 
 
+@contextlib.asynccontextmanager
+async def _answering(method: str, carrier: dict[str, str], context: grpc.aio.ServicerContext):
+    """One RPC under way: its trace span, its latency by status, its errors as statuses."""
+    started = time.perf_counter()
+    code = "OK"
+    with tracing.span_from(carrier, method):
+        try:
+            yield
+        except errors.DomainError as err:
+            code = err.code.name
+            await _abort(context, err)
+        except Exception as exc:
+            err = _unexpected(method, exc)
+            code = err.code.name
+            await _abort(context, err)
+        finally:
+            _observe(method, code, started)
+
+
 class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
     """The one place where domain errors become gRPC statuses with ErrorInfo."""
 
@@ -65,20 +84,8 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary_unary(request, context):
-                started = time.perf_counter()
-                code = "OK"
-                with tracing.span_from(carrier, method):
-                    try:
-                        return await inner(request, context)
-                    except errors.DomainError as err:
-                        code = err.code.name
-                        await _abort(context, err)
-                    except Exception as exc:
-                        err = _unexpected(method, exc)
-                        code = err.code.name
-                        await _abort(context, err)
-                    finally:
-                        _observe(method, code, started)
+                async with _answering(method, carrier, context):
+                    return await inner(request, context)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary,
@@ -89,21 +96,9 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
             inner_stream = handler.unary_stream
 
             async def unary_stream(request, context):
-                started = time.perf_counter()
-                code = "OK"
-                with tracing.span_from(carrier, method):
-                    try:
-                        async for item in inner_stream(request, context):
-                            yield item
-                    except errors.DomainError as err:
-                        code = err.code.name
-                        await _abort(context, err)
-                    except Exception as exc:
-                        err = _unexpected(method, exc)
-                        code = err.code.name
-                        await _abort(context, err)
-                    finally:
-                        _observe(method, code, started)
+                async with _answering(method, carrier, context):
+                    async for item in inner_stream(request, context):
+                        yield item
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,
