@@ -329,7 +329,7 @@ class CallRepository:
         return _record(row) if row else None
 
     async def list_calls(self, organization_id: str, execution_id: str, limit: int,
-                         after: tuple[str, str] | None) -> list[CallRecord]:
+                         after: tuple[datetime, str] | None) -> list[CallRecord]:
         params = {"org": organization_id, "execution_id": execution_id, "limit": limit}
         keyset = ""
         if after:

@@ -55,7 +55,7 @@ class FlowRepository:
                 {"id": flow_id, "org": organization_id})).first()
         return _row(row) if row else None
 
-    async def list(self, organization_id: str, limit: int, after: tuple[str, str] | None) -> list[FlowRow]:
+    async def list(self, organization_id: str, limit: int, after: tuple[datetime, str] | None) -> list[FlowRow]:
         params = {"org": organization_id, "limit": limit}
         keyset = ""
         if after:

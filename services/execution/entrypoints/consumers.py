@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -39,42 +41,31 @@ async def _term_poison(parsed) -> None:
             await msg.term()
 
 
-def call_results(js: JetStreamContext, service: ExecutionService):
+def _consumer(js: JetStreamContext, spec: jetstream.ConsumerSpec, message_type,
+              apply: Callable[[list], Awaitable[None]]):
+    """A consumer applying each batch's decodable messages at once; the undecodable are terminated."""
     async def handle(msgs: list[Msg]) -> None:
-        parsed = _parse(msgs, dialer_events.CallResult)
+        parsed = _parse(msgs, message_type)
         await _term_poison(parsed)
-        await service.apply_call_results([p for _, p in parsed if p is not None])
+        await apply([payload for _, payload in parsed if payload is not None])
 
     async def run() -> None:
-        await jetstream.run_pull_consumer(js, CALL_RESULTS, handle,
-                                          on_redelivery=metrics.redelivery_counter(CALL_RESULTS.durable))
+        await jetstream.run_pull_consumer(js, spec, handle, on_redelivery=metrics.redelivery_counter(spec.durable))
 
     return run
+
+
+def call_results(js: JetStreamContext, service: ExecutionService):
+    return _consumer(js, CALL_RESULTS, dialer_events.CallResult, service.apply_call_results)
 
 
 def triggers_fired(js: JetStreamContext, service: ExecutionService):
-    async def handle(msgs: list[Msg]) -> None:
-        parsed = _parse(msgs, trigger_events.TriggerFired)
-        await _term_poison(parsed)
-        await service.on_triggers_fired([fired for _, fired in parsed if fired is not None])
-
-    async def run() -> None:
-        await jetstream.run_pull_consumer(js, TRIGGERS_FIRED, handle,
-                                          on_redelivery=metrics.redelivery_counter(TRIGGERS_FIRED.durable))
-
-    return run
+    return _consumer(js, TRIGGERS_FIRED, trigger_events.TriggerFired, service.on_triggers_fired)
 
 
 def programs_archived(js: JetStreamContext, service: ExecutionService):
-    async def handle(msgs: list[Msg]) -> None:
-        parsed = _parse(msgs, program_events.ProgramArchived)
-        await _term_poison(parsed)
-        for _, archived in parsed:
-            if archived is not None:
-                await service.on_program_archived(archived.organization_id, archived.program_id)
+    async def apply(archived: list) -> None:
+        for event in archived:
+            await service.on_program_archived(event.organization_id, event.program_id)
 
-    async def run() -> None:
-        await jetstream.run_pull_consumer(js, PROGRAMS_ARCHIVED, handle,
-                                          on_redelivery=metrics.redelivery_counter(PROGRAMS_ARCHIVED.durable))
-
-    return run
+    return _consumer(js, PROGRAMS_ARCHIVED, program_events.ProgramArchived, apply)
