@@ -3,6 +3,11 @@
 The call record of an attempt id is claimed before anything else, so whatever the
 message delivery does (duplicates, redelivery after a crash, several replicas), one
 attempt id gets at most one call.
+
+No call is handed to the carrier past the request's deadline (`not_after`) or through a
+closed execution gate: the gate is checked atomically with taking the DID slot, and again
+just before the call when that check is more than GATE_RECHECK_SECONDS old. Such a request
+is answered call.not_placed and consumes no attempt.
 """
 
 from __future__ import annotations
@@ -10,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from kernel import errors, logs, metrics
 from kernel.clock import get_clock
+from kernel.timefmt import parse_optional
 from outbound.execution.v1 import events_pb2 as execution_events
 from services.dialer.adapters.accounts import Accounts
 from services.dialer.adapters.call_repository import CallRecord, CallRepository, NewAttempt
 from services.dialer.adapters.carrier import CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.did_repository import DidRepository
-from services.dialer.adapters.did_slots import DidSlots
+from services.dialer.adapters.did_slots import DidSlots, GateClosed
 from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.publisher import ResultPublisher
 from services.dialer.domain.billing import billable_minutes
@@ -30,6 +38,10 @@ from services.dialer.domain.ids import as_uuid
 log = logs.get("dialer.placement")
 
 CREDITS_PER_CALL = 1  # the available balance must cover one minute
+# A gate check older than this (real seconds) is made again right before the call: a dialer
+# stalled between the two must not start a call the customer has stopped since.
+GATE_RECHECK_SECONDS = 0.2
+NOT_PLACED = "not_placed"
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,7 @@ def reservation_id(record: CallRecord) -> str:
 class Placement:
     def __init__(self, *, calls: CallRepository, dids: DidRepository, flows: FlowRepository,
                  slots: DidSlots, accounts: Accounts, carrier: Carrier, publisher: ResultPublisher,
-                 owner: str, did_cap: int, lease_seconds: float):
+                 owner: str, did_cap: int, lease_seconds: float, unknown_settle_seconds: float = 600.0):
         self.calls = calls
         self.dids = dids
         self.flows = flows
@@ -83,6 +95,7 @@ class Placement:
         self.owner = owner
         self.did_cap = did_cap
         self.lease_seconds = lease_seconds
+        self.unknown_settle_seconds = unknown_settle_seconds
         # attempt id → DID slot held (None until one is taken); renewed by the heartbeat.
         self.live: dict[str, str | None] = {}
         self._flow_cache: dict[tuple[str, str], Flow | None] = {}
@@ -149,13 +162,18 @@ class Placement:
             self._flow_cache[key] = row.flow  # flows are immutable
         return self._flow_cache[key]
 
-    async def _reject(self, attempt: NewAttempt, reason: str, stream_seq: int) -> Decision:
-        record = await self.calls.reject(attempt.attempt_id, self.owner, reason, stream_seq, get_clock().now())
+    async def _reject(self, attempt: NewAttempt, reason: str, stream_seq: int, outcome: str = "rejected") -> Decision:
+        record = await self.calls.reject(attempt.attempt_id, self.owner, reason, stream_seq, get_clock().now(),
+                                         outcome)
         if record is None:
             return nak(1.0, "lost the attempt")
-        log.info("call rejected", extra={"attempt_id": attempt.attempt_id, "reason": reason})
+        log.info("call not placed" if outcome == NOT_PLACED else "call rejected",
+                 extra={"attempt_id": attempt.attempt_id, "reason": reason})
         await self.publisher.publish(record)
         return ACK
+
+    async def _not_placed(self, attempt: NewAttempt, reason: str, stream_seq: int) -> Decision:
+        return await self._reject(attempt, reason, stream_seq, NOT_PLACED)
 
     async def _place(self, req: execution_events.DialRequested, attempt: NewAttempt, record: CallRecord,
                      stream_seq: int, pool: list[DidInfo]) -> Decision:
@@ -163,9 +181,17 @@ class Placement:
         if not candidates:
             return await self._reject(attempt, "no_did", stream_seq)
         flow = await self._flow(attempt.organization_id, req.flow_id)
-        # Round-robin from the group's next turn (domain.did_choice.rotation), atomically in Redis.
-        did_id = await self.slots.acquire_in_turn(attempt.execution_id, group, [d.id for d in candidates],
-                                                  attempt.attempt_id, self.did_cap)
+        deadline = parse_optional(req.not_after)
+        if _past(deadline):
+            return await self._not_placed(attempt, "deadline_passed", stream_seq)
+        # Through the gate, then round-robin from the group's next turn (domain.did_choice.rotation),
+        # atomically in Redis.
+        try:
+            did_id = await self.slots.acquire_in_turn(attempt.execution_id, group, [d.id for d in candidates],
+                                                      attempt.attempt_id, self.did_cap)
+        except GateClosed:
+            return await self._not_placed(attempt, "execution_not_running", stream_seq)
+        gate_passed = time.monotonic()
         if did_id is None:
             await self.calls.release_claim(attempt.attempt_id, self.owner)
             return nak(1.0 + random.random(), "every DID at its cap")
@@ -182,6 +208,11 @@ class Placement:
                 return nak(2.0, "account service unavailable")
             if not reserved:
                 return await self._reject(attempt, "no_credits", stream_seq)
+            why_not = await self._why_not_now(attempt.execution_id, deadline, gate_passed)
+            if why_not:
+                with contextlib.suppress(errors.DomainError):  # else the reservation expires by itself
+                    await self.accounts.settle(reservation, 0)
+                return await self._not_placed(attempt, why_not, stream_seq)
             started = get_clock().now()
             if not await self.calls.mark_placing(attempt.attempt_id, self.owner, did.id, did.number,
                                                  reservation, started):
@@ -203,6 +234,14 @@ class Placement:
         finally:
             with contextlib.suppress(Exception):
                 await self.slots.release(did_id, attempt.attempt_id)
+
+    async def _why_not_now(self, execution_id: str, deadline: datetime | None, gate_passed: float) -> str:
+        """Right before the call: the reason it may no longer start, or "" when it may."""
+        if _past(deadline):
+            return "deadline_passed"
+        if time.monotonic() - gate_passed > GATE_RECHECK_SECONDS and not await self.slots.gate_open(execution_id):
+            return "execution_not_running"
+        return ""
 
     async def _finish(self, attempt_id: str, outcome: CallOutcome, placing: CallRecord) -> CallRecord | None:
         # The call has happened: a brief database hiccup must not turn it into a lost call.
@@ -227,9 +266,14 @@ class Placement:
             log.exception("carrier failure", extra={"attempt_id": call.attempt_id})
         return CallOutcome("failed", started, None, get_clock().now(), 0, [])
 
-    async def settle(self, record: CallRecord) -> bool:
-        """Charge the finished call (once: the account settles idempotently by reservation id)."""
+    async def settle(self, record: CallRecord, *, unknown: bool = False) -> bool:
+        """Charge the finished call (once: the account settles idempotently by reservation id).
+
+        A call of unknown outcome keeps its reservation until the sweeper gives up waiting for
+        its real result (`unknown`): a late answered call is then still charged."""
         if record.settled or not record.reservation_id or record.state != "finished":
+            return True
+        if record.outcome == "unknown" and not unknown:
             return True
         amount = billable_minutes(record.outcome == "answered", record.talk_seconds)
         try:
@@ -247,12 +291,16 @@ class Placement:
         """Finish calls whose dialer vanished, and settle calls whose settlement failed."""
         done = 0
         for record in await self.calls.finish_abandoned(get_clock().now()):
-            log.warning("call abandoned by its dialer; recorded as failed", extra={"attempt_id": record.attempt_id})
-            await self.settle(record)
+            log.warning("call abandoned by its dialer; recorded as unknown", extra={"attempt_id": record.attempt_id})
             with contextlib.suppress(Exception):
                 await self.publisher.publish(record)
             done += 1
-        for record in await self.calls.unsettled(older_than_seconds=10):
-            if await self.settle(record):
+        for record in await self.calls.unsettled(older_than_seconds=10,
+                                                 unknown_older_than_seconds=self.unknown_settle_seconds):
+            if await self.settle(record, unknown=True):
                 done += 1
         return done
+
+
+def _past(deadline: datetime | None) -> bool:
+    return deadline is not None and get_clock().now() > deadline

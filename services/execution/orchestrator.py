@@ -16,11 +16,13 @@ from typing import Any
 
 from kernel import logs, metrics
 from kernel.loops import finish_current
-from services.execution.adapters import events
+from services.execution.adapters import claims, events
 from services.execution.adapters import repository as repo
 from services.execution.adapters.node_counters import CountersUnavailable
+from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
-from services.execution.domain.pause_windows import PauseWindows, is_paused
+from services.execution.domain.deadline import dial_deadline
+from services.execution.domain.pause_windows import PauseWindows, is_paused, next_start
 from services.execution.service import ExecutionService
 
 log = logs.get("execution.orchestrator")
@@ -28,14 +30,18 @@ log = logs.get("execution.orchestrator")
 
 class Orchestrator:
     def __init__(self, service: ExecutionService, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
-                 batch_size: int = 500):
+                 batch_size: int = 500, request_ttl_seconds: float = 30.0):
         self.service = service
         self.engine = service.engine
         self.clock = service.clock
+        self.gates = service.gates
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds  # real seconds
+        self.request_ttl_seconds = request_ttl_seconds  # real seconds
         self.batch_size = batch_size
         self._windows: dict[str, PauseWindows] = {}
+        # execution id → (start of its next pause window, valid until): recomputed once passed.
+        self._next_windows: dict[str, tuple[datetime | None, datetime]] = {}
         self._notify_backoff: dict[str, float] = {}
         self._woken = asyncio.Event()
 
@@ -96,23 +102,47 @@ class Orchestrator:
         return dispatched >= self.batch_size
 
     async def stop_past_stop_at(self, now: datetime) -> None:
+        stopped: dict[str, int] = {}
         async with self.engine.begin() as conn:
             for execution_id in await repo.lock_past_stop(conn, now):
-                if await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.STOPPED, now, end=True):
+                version = await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.STOPPED, now, end=True)
+                if version:
+                    stopped[execution_id] = version
                     skipped = await repo.skip_pending(conn, execution_id, now)
                     log.info("execution stopped at stopAt", extra={"execution_id": execution_id,
                                                                    "skipped": skipped})
+        # Requests already queued carry stopAt as their deadline; the gate closes as well.
+        await self.gates.close_logged(stopped)
 
-    def _in_pause_window(self, row: Mapping[str, Any], now: datetime) -> bool:
+    def _pause_windows(self, row: Mapping[str, Any]) -> PauseWindows:
         execution_id = str(row["id"])
         windows = self._windows.get(execution_id)
         if windows is None:
             windows = self._windows[execution_id] = PauseWindows.from_dict(row["pause_windows"])
-        return is_paused(windows, row["timezone"], now)
+        return windows
+
+    def _in_pause_window(self, row: Mapping[str, Any], now: datetime) -> bool:
+        return is_paused(self._pause_windows(row), row["timezone"], now)
+
+    def _may_call(self, row: Mapping[str, Any], now: datetime) -> bool:
+        stop_at = row["scheduled_stop_at"]
+        return (row["status"] == st.RUNNING and (stop_at is None or stop_at > now)
+                and not self._in_pause_window(row, now))
+
+    def _deadline(self, row: Mapping[str, Any], now: datetime) -> datetime:
+        """Of a dial request sent now (domain/deadline.py)."""
+        execution_id = str(row["id"])
+        cached = self._next_windows.get(execution_id)
+        if cached is None or now >= cached[1]:
+            window = next_start(self._pause_windows(row), row["timezone"], now)
+            # Valid until that window begins (none can begin before it), or for a day without one.
+            cached = self._next_windows[execution_id] = (window, window or now + timedelta(days=1))
+        ttl = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)
+        return dial_deadline(now, ttl, cached[0], row["scheduled_stop_at"])
 
     async def dispatch(self, now: datetime) -> int:
         async with self.engine.connect() as conn:
-            candidates = await repo.dispatchable(conn, now)
+            candidates = await claims.dispatchable(conn, now)
         limits: dict[str, int] = {}
         budget = self.batch_size
         context: dict[str, dict[str, Any]] = {}
@@ -126,15 +156,18 @@ class Orchestrator:
             n = min(row["max_concurrent_calls"] - row["contacts_in_progress"], row["contacts_pending"], budget)
             if n > 0:
                 limits[execution_id] = n
-                context[execution_id] = row
+                context[execution_id] = {**row, "not_after": self._deadline(row, now)}
                 budget -= n
         if not limits:
             return 0
         async with self.engine.begin() as conn:
-            free = await repo.lock_claimable(conn, list(limits), now)
-            limits = {e: min(n, free[e]) for e, n in limits.items() if e in free}
+            locked = await claims.lock_claimable(conn, list(limits), now)
+            limits = {e: min(n, locked[e].free) for e, n in limits.items() if e in locked}
+            # Under the row locks, before commit: a pause waits for this transaction, then closes
+            # the gate with a newer version, so this open can never outlive it.
+            await self.gates.open({e: locked[e].status_version for e in limits})
             with metrics.CLAIM_LATENCY.time():
-                claimed = await repo.claim_due(conn, limits, now, self._lease_until(now))
+                claimed = await claims.claim_due(conn, limits, now, self._lease_until(now))
             per_execution = Counter(str(r["execution_id"]) for r in claimed)
             await repo.apply_counter_deltas(conn, {
                 e: {"contacts_pending": -n, "contacts_in_progress": n} for e, n in per_execution.items()}, now)
@@ -146,17 +179,41 @@ class Orchestrator:
         return len(claimed)
 
     async def sweep_leases(self, now: datetime) -> None:
+        """Attempts in progress past their lease: re-published while their execution may call,
+        given back otherwise (pending, or skipped once it has ended) instead of being dialled."""
         async with self.engine.begin() as conn:
-            expired = await repo.expired_leases(conn, now, self._lease_until(now))
+            execution_ids = await claims.executions_with_expired_leases(conn, now)
+            if not execution_ids:
+                return
+            executions = await claims.lock_for_sweep(conn, execution_ids)
+            expired = await claims.take_expired(conn, list(executions), now)
             if not expired:
                 return
-            context = await repo.dial_context(conn, {str(r["execution_id"]) for r in expired})
+            callable_ids = {e for e, row in executions.items() if self._may_call(row, now)}
+            again = [r for r in expired if str(r["execution_id"]) in callable_ids]
+            await self.gates.open({e: executions[e]["status_version"] for e in {str(r["execution_id"]) for r in again}})
+            await claims.extend_leases(conn, [r["id"] for r in again], self._lease_until(now))
+            returned = [r for r in expired if str(r["execution_id"]) not in callable_ids]
+            moves: dict[str, list[tuple[str, str]]] = {}
+            for target in (ct.PENDING, ct.SKIPPED):
+                rows = [r for r in returned
+                        if (target == ct.SKIPPED) == st.is_terminal(executions[str(r["execution_id"])]["status"])]
+                await claims.give_back(conn, [r["id"] for r in rows], target, ct.LEASE_RETURNED, now)
+                for r in rows:
+                    moves.setdefault(str(r["execution_id"]), []).append((ct.IN_PROGRESS, target))
+            await repo.apply_counter_deltas(conn, {e: ct.counter_deltas(m) for e, m in moves.items()}, now)
+            await repo.mark_drained(conn, moves, now)
+            context = {e: {**executions[e], "not_after": self._deadline(executions[e], now)} for e in callable_ids}
+        if returned:
+            log.info("expired attempts given back: their execution cannot call now", extra={"count": len(returned)})
+        if not again:
+            return
         # Same attempt id in the payload (the dialer de-duplicates by it); a fresh message id
         # so JetStream's own duplicate window does not swallow the re-publish.
         suffix = f":lease:{int(now.timestamp())}"
-        log.warning("re-publishing expired attempts", extra={"count": len(expired)})
+        log.warning("re-publishing expired attempts", extra={"count": len(again)})
         try:
-            await events.publish(self.service.js, events.dial_requests(expired, context, now, suffix))
+            await events.publish(self.service.js, events.dial_requests(again, context, now, suffix))
         except Exception as exc:
             log.warning("lease re-publish failed", extra={"error": repr(exc)})
 
@@ -177,6 +234,7 @@ class Orchestrator:
                         await self.service.notify_end(row)
                         await repo.mark_notified(conn, execution_id, end=True)
                         self._windows.pop(execution_id, None)
+                        self._next_windows.pop(execution_id, None)
                     self._notify_backoff.pop(execution_id, None)
                 except Exception as exc:
                     self._notify_backoff[execution_id] = now_real + 5.0

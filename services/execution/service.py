@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from outbound.trigger.v1 import events_pb2 as trigger_events
 from outbound.trigger.v1 import trigger_pb2
 from services.execution.adapters import events
 from services.execution.adapters import repository as repo
+from services.execution.adapters.call_gate import CallGates
 from services.execution.adapters.clients import Clients
 from services.execution.adapters.node_counters import CountedCall, CountersUnavailable, NodeCounters
 from services.execution.domain import auto_pause as ap
@@ -65,12 +67,13 @@ def to_proto(row: Mapping[str, Any]) -> execution_pb2.Execution:
 
 class ExecutionService:
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, clients: Clients, clock: Clock | None = None, *,
-                 counters: NodeCounters):
+                 counters: NodeCounters, gates: CallGates):
         self.engine = engine
         self.js = js
         self.clients = clients
         self.clock = clock or get_clock()
         self.counters = counters
+        self.gates = gates
         # Called after results free capacity or fired triggers add contacts: the orchestrator of
         # this process dispatches at once instead of at its next tick (a hint; ticks still run).
         self.on_dispatchable: Callable[[], None] | None = None
@@ -111,6 +114,7 @@ class ExecutionService:
             "max_concurrent_calls": program.max_concurrent_calls or DEFAULT_MAX_CONCURRENT_CALLS,
             "scheduled_start_at": start_at, "scheduled_stop_at": stop_at,
             "actual_start_at": now if running else None, "created_at": now, "updated_at": now,
+            "program_confirmed": False,
         }
         try:
             async with self.engine.begin() as conn:
@@ -126,6 +130,11 @@ class ExecutionService:
                 "Program status changed (concurrent operation): another launch created its execution") from None
         log.info("execution launched", extra={"execution_id": execution_id, "program_id": program_id,
                                               "mode": row["mode"], "status": row["status"]})
+        try:
+            row["program_confirmed"] = await self._confirm_program(row)
+        except errors.ProgramNotFoundError:
+            raise errors.ProgramStatusConflictError(
+                "Program status changed (concurrent operation): the program was deleted during the launch") from None
         if live:
             try:
                 await self._start_live(row)
@@ -159,6 +168,35 @@ class ExecutionService:
                 json_format.ParseDict(row["trigger_condition"], program_pb2.TriggerCondition()))
         await rpc.call(self.clients.trigger.StartLiveExecution, request)
 
+    async def _confirm_program(self, row: Mapping[str, Any]) -> bool:
+        """Mark the program active; the execution dispatches nothing before this succeeded.
+
+        A program deleted since the launch read it cancels the execution (ProgramNotFoundError
+        is raised); the program service cancels an execution it can see when it deletes, so
+        whichever of the two commits first, no call starts. Any other failure leaves the
+        confirmation to the outbox (False)."""
+        execution_id = str(row["id"])
+        try:
+            await rpc.call(self.clients.program.MarkProgramActive, program_pb2.MarkProgramActiveRequest(
+                organization_id=row["organization_id"], program_id=row["program_id"]))
+        except errors.NotFoundError:
+            now = self.clock.now()
+            async with self.engine.begin() as conn:
+                version = await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.CANCELLED, now,
+                                                            end=True)
+                if version:
+                    await repo.skip_pending(conn, execution_id, now)
+                await repo.mark_notified(conn, execution_id, launch=True)
+            log.warning("program deleted during its launch; execution cancelled",
+                        extra={"execution_id": execution_id})
+            raise errors.ProgramNotFoundError() from None
+        except errors.DomainError as exc:
+            log.warning("launch not confirmed yet", extra={"execution_id": execution_id, "error": exc.name})
+            return False
+        async with self.engine.begin() as conn:
+            await repo.confirm_program(conn, execution_id)
+        return True
+
     async def _cancel_failed_live_launch(self, execution_id: str) -> None:
         now = self.clock.now()
         async with self.engine.begin() as conn:
@@ -172,13 +210,12 @@ class ExecutionService:
         launch() starts a live execution's triggers itself (a failure there cancels the launch);
         the outbox, after a crash, does not know whether that happened and starts them again.
         """
+        if not row.get("program_confirmed", True):
+            with contextlib.suppress(errors.ProgramNotFoundError):  # cancelled: no call, nothing more
+                if not await self._confirm_program(row):
+                    raise errors.UnavailableError("program service unavailable")
         if row["mode"] == "live" and st.is_active(row["status"]) and not live_started:
             await self._start_live(row)
-        try:
-            await rpc.call(self.clients.program.MarkProgramActive, program_pb2.MarkProgramActiveRequest(
-                organization_id=row["organization_id"], program_id=row["program_id"]))
-        except errors.NotFoundError:
-            pass  # archived meanwhile: program.archived cancels the execution
         await events.publish(self.js, [events.lifecycle(row, events.EXECUTION_LAUNCHED, self.clock.now())])
 
     async def notify_end(self, row: Mapping[str, Any]) -> None:
@@ -262,15 +299,17 @@ class ExecutionService:
             if plan.reset_nodes:
                 try:
                     # Calls counted late belong before the reset.
-                    marks = await self._count_deferred(conn, [execution_id], now, decide=False)
+                    marks, _ = await self._count_deferred(conn, [execution_id], now, decide=False)
                     await self.counters.reset(execution_id, plan.reset_nodes)
                 except CountersUnavailable as exc:
                     raise errors.UnavailableError(
                         "Auto-pause counters are unavailable (cannot reset them); try again") from exc
-            await repo.compare_and_set_status(
+            version = await repo.compare_and_set_status(
                 conn, execution_id, (row["status"],), plan.target, now, start=plan.target == st.RUNNING,
                 auto_pause_rules=plan.rules if plan.replace_rules else ...)
             row = await repo.get_execution(conn, None, execution_id)
+        if version and plan.target != st.RUNNING:
+            await self.gates.close_logged({execution_id: version})
         await self._forget_counted(marks)
         log.info("execution resumed", extra={"execution_id": execution_id, "status": plan.target,
                                              "reset": plan.reset_nodes, "credits_available": available})
@@ -301,18 +340,25 @@ class ExecutionService:
                 raise errors.ExecutionNotFoundError()
             if row["status"] not in allowed:
                 raise errors.InvalidExecutionStateError(message)
-            await repo.compare_and_set_status(conn, execution_id, allowed, target, now, end=ending,
-                                              start=target == st.RUNNING, auto_pause_rules=auto_pause_rules)
+            version = await repo.compare_and_set_status(conn, execution_id, allowed, target, now, end=ending,
+                                                        start=target == st.RUNNING, auto_pause_rules=auto_pause_rules)
             if ending:
                 await repo.skip_pending(conn, execution_id, now)
             row = await repo.get_execution(conn, None, execution_id)
+        if version and target != st.RUNNING:
+            # Closed before the answer: whatever is queued, no call passes the gate from now on.
+            await self.gates.close_logged({execution_id: version})
         log.info("execution status changed", extra={"execution_id": execution_id, "status": target})
         return row
 
     # ------------------------------------------------------------ consumers
 
     async def apply_call_results(self, results: Sequence[dialer_events.CallResult]) -> None:
-        """Apply a batch of call results in one transaction; late or repeated ones change nothing."""
+        """Apply a batch of call results in one transaction; late or repeated ones change nothing.
+
+        A result applies to its contact while that attempt is in progress; a call's real result
+        arriving after it was given up (unknown, or its lease given back) still applies while the
+        contact has not been attempted again (contacts.late_result_applies)."""
         parsed = []
         for result in results:
             try:
@@ -329,44 +375,59 @@ class ExecutionService:
         async with self.engine.begin() as conn:
             executions = await repo.lock_executions(conn, {p[0] for p in parsed})
             contacts = await repo.lock_contacts(conn, sorted({(p[0], p[1]) for p in parsed}))
-            updates: list[repo.ContactUpdate] = []
-            moves: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            # contact id → the update; several results for one contact in a batch make one update
+            # from the row as read to where the last of them leaves it.
+            updates: dict[int, repo.ContactUpdate] = {}
             out_of_credits: set[str] = set()
             counted: dict[str, list[CountedCall]] = defaultdict(list)
             for execution_id, ref, attempt, result in parsed:
                 contact = contacts.get((execution_id, ref))
                 execution = executions.get(execution_id)
-                if (contact is None or execution is None or contact["state"] != ct.IN_PROGRESS
-                        or contact["attempt"] != attempt):
-                    continue  # fenced off: an old attempt, a duplicate, or not ours
-                if result.outcome == "rejected" and result.reason == "no_credits":
-                    decision = ct.after_no_credits(attempt, execution["status"], now)
-                    outcome = "rejected"
+                if contact is None or execution is None:
+                    continue  # not ours
+                state, outcome = contact["state"], result.outcome
+                current = state == ct.IN_PROGRESS and contact["attempt"] == attempt
+                if not current and not ct.late_result_applies(state, contact["attempt"], contact["last_outcome"],
+                                                              outcome, attempt):
+                    continue  # fenced off: an old attempt, a duplicate, or attempted again since
+                if outcome == "rejected" and result.reason == "no_credits":
+                    decision = ct.given_back(attempt, execution["status"], now)
+                    outcome = ct.REJECTED
                     out_of_credits.add(execution_id)
+                elif outcome == ct.NOT_PLACED:
+                    decision = ct.given_back(attempt, execution["status"], now)
                 else:
-                    outcome = result.outcome if result.outcome in (ct.ANSWERED, *ct.RETRYABLE_OUTCOMES) else "failed"
+                    outcome = outcome if outcome in ct.CALL_OUTCOMES else "failed"
                     strategy = strategies.get(execution_id)
                     if strategy is None:
                         strategy = strategies[execution_id] = RetryStrategy.from_dict(execution["retry_strategy"])
                     decision = ct.after_call(outcome, attempt, strategy, execution["status"], now)
-                updates.append(repo.ContactUpdate(contact["id"], attempt, decision.state, decision.attempt,
-                                                  decision.next_attempt_at, outcome))
+                read = updates.get(contact["id"]) or repo.ContactUpdate(
+                    contact["id"], contact["attempt"], state, contact["last_outcome"], state, 0, None, "")
+                updates[contact["id"]] = replace(read, state=decision.state, attempt=decision.attempt,
+                                                 next_attempt_at=decision.next_attempt_at, outcome=outcome)
                 if (result.node_ids and ap.has_rules(execution["auto_pause_rules"])
                         and st.is_active(execution["status"])):
                     counted[execution_id].append(CountedCall(result.attempt_id, tuple(result.node_ids)))
-                moves[execution_id].append((ct.IN_PROGRESS, decision.state))
-                contact["state"], contact["attempt"] = decision.state, decision.attempt
-            applied = await repo.apply_contact_updates(conn, updates, now)
+                contact["state"], contact["attempt"], contact["last_outcome"] = decision.state, decision.attempt, outcome
+            applied = await repo.apply_contact_updates(conn, list(updates.values()), now)
             if applied != len(updates):
                 raise RuntimeError(f"fenced update applied {applied} of {len(updates)} locked rows")
+            moves: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for (execution_id, _), contact in contacts.items():
+                if (update := updates.get(contact["id"])) is not None:
+                    moves[execution_id].append((update.expected_state, update.state))
             await repo.apply_counter_deltas(
                 conn, {e: ct.counter_deltas(m) for e, m in moves.items() if m}, now)
+            await repo.mark_drained(conn, moves, now)
+            paused: dict[str, int] = {}
             if out_of_credits:
                 paused = await repo.add_credit_pause(conn, out_of_credits, now)
                 for execution_id in paused:
                     log.info("execution paused: no credits", extra={"execution_id": execution_id})
             # Counted only once the fenced update has applied them, in this transaction.
-            marks = await self._count_nodes(conn, executions, counted, now, defer=True)
+            marks, paused_threshold = await self._count_nodes(conn, executions, counted, now, defer=True)
+        await self.gates.close_logged({**paused, **paused_threshold})
         self._hint_dispatch()
         await self._forget_counted(marks)
 
@@ -374,17 +435,19 @@ class ExecutionService:
 
     async def _count_nodes(self, conn, executions: Mapping[str, Mapping[str, Any]],
                            calls: Mapping[str, Sequence[CountedCall]], now: datetime, *, defer: bool,
-                           decide: bool = True) -> dict[str, list[str]]:
+                           decide: bool = True) -> tuple[dict[str, list[str]], dict[str, int]]:
         """Count the calls' nodes in Redis and pause (running → paused_threshold) every execution
         one of whose rules fired; the caller holds the executions' row locks.
 
         Redis not answering: with `defer` the calls are kept in uncounted_results (same
         transaction) and counted later, and the execution dispatches nothing until then;
-        otherwise CountersUnavailable propagates. Answers the attempt ids to forget after commit.
+        otherwise CountersUnavailable propagates. Answers the attempt ids to forget after commit
+        and the status versions of the executions paused (their gates close after commit).
         """
         calls = {e: list(c) for e, c in calls.items() if c}
+        paused: dict[str, int] = {}
         if not calls:
-            return {}
+            return {}, paused
         request = {e: (c, ap.rule_nodes(executions[e]["auto_pause_rules"])) for e, c in calls.items()}
         try:
             counts = await self.counters.count(request)
@@ -395,18 +458,20 @@ class ExecutionService:
                                              for e, cs in calls.items()}, now)
             log.warning("auto-pause counting deferred: Redis unavailable",
                         extra={"executions": sorted(calls), "error": str(exc)})
-            return {}
+            return {}, paused
         for execution_id, execution_calls in calls.items():
             rules = executions[execution_id]["auto_pause_rules"]
             touched = ap.node_increments(c.node_ids for c in execution_calls)
             fired = ap.fired_rules(rules, touched, counts[execution_id])
-            if fired and decide and await repo.compare_and_set_status(
-                    conn, execution_id, (st.RUNNING,), st.PAUSED_THRESHOLD, now):
+            version = fired and decide and await repo.compare_and_set_status(
+                conn, execution_id, (st.RUNNING,), st.PAUSED_THRESHOLD, now)
+            if version:
+                paused[execution_id] = version
                 log.info("execution paused: auto-pause threshold reached",
                          extra={"execution_id": execution_id,
                                 "rules": [(r["nodeId"], counts[execution_id][r["nodeId"]], r["threshold"])
                                           for r in fired]})
-        return {e: [c.attempt_id for c in cs] for e, cs in calls.items()}
+        return {e: [c.attempt_id for c in cs] for e, cs in calls.items()}, paused
 
     async def _forget_counted(self, marks: Mapping[str, Sequence[str]]) -> None:
         # Best effort: a leftover only keeps an attempt id until the execution ends.
@@ -414,20 +479,20 @@ class ExecutionService:
             await self.counters.committed(marks)
 
     async def _count_deferred(self, conn, execution_ids: Sequence[str] | None, now: datetime, *,
-                              decide: bool = True) -> dict[str, list[str]]:
+                              decide: bool = True) -> tuple[dict[str, list[str]], dict[str, int]]:
         """Count the uncounted results of these executions (or of any, when None) now that Redis
         may answer; results of ended executions or of executions without rules are dropped."""
         executions = await repo.lock_uncounted(conn, execution_ids)
         if not executions:
-            return {}
+            return {}, {}
         calls: dict[str, list[CountedCall]] = defaultdict(list)
         for execution_id, attempt_id, node_ids in await repo.uncounted_of(conn, list(executions)):
             execution = executions[execution_id]
             if st.is_active(execution["status"]) and ap.has_rules(execution["auto_pause_rules"]):
                 calls[execution_id].append(CountedCall(attempt_id, tuple(node_ids)))
-        marks = await self._count_nodes(conn, executions, calls, now, defer=False, decide=decide)
+        counted = await self._count_nodes(conn, executions, calls, now, defer=False, decide=decide)
         await repo.clear_uncounted(conn, list(executions))
-        return marks
+        return counted
 
     async def count_deferred(self) -> int:
         """One pass of the deferred counting (the orchestrator runs it); raises while Redis is down."""
@@ -436,32 +501,14 @@ class ExecutionService:
                 return 0
         await self.counters.ping()  # before taking row locks: a Redis still down must not hold them
         async with self.engine.begin() as conn:
-            marks = await self._count_deferred(conn, None, self.clock.now())
+            marks, paused = await self._count_deferred(conn, None, self.clock.now())
+        await self.gates.close_logged(paused)
         await self._forget_counted(marks)
         return sum(len(m) for m in marks.values())
 
-    async def on_trigger_fired(self, fired: trigger_events.TriggerFired) -> None:
-        try:
-            uuid.UUID(fired.execution_id)
-        except ValueError:
-            return
-        now = self.clock.now()
-        async with self.engine.begin() as conn:
-            row = await repo.get_execution(conn, None, fired.execution_id, lock=True)
-            if row is None or not st.is_active(row["status"]) or row["mode"] != "live":
-                return
-            if row["organization_id"] != fired.organization_id:
-                return
-            inserted = await repo.insert_live_contact(conn, fired.execution_id, fired.trigger_id,
-                                                      fired.contact_id, fired.phone, fired.country, now)
-            if inserted:
-                await repo.count_live_contact(conn, fired.execution_id, now)
-        if inserted:
-            self._hint_dispatch()
-
     async def on_triggers_fired(self, fired: Sequence[trigger_events.TriggerFired]) -> None:
-        """on_trigger_fired for a batch, in one transaction: each trigger's contact is added once to
-        its live execution while that is active (a redelivered trigger changes nothing)."""
+        """Fired triggers, in one transaction: each trigger's contact is added once to its live
+        execution while that is active (a redelivered trigger changes nothing)."""
         valid = []
         for one in fired:
             try:
@@ -483,15 +530,19 @@ class ExecutionService:
         if added:
             self._hint_dispatch()
 
-    async def on_program_archived(self, organization_id: str, program_id: str) -> None:
+    async def cancel_program_execution(self, organization_id: str, program_id: str) -> str:
+        """Cancel the program's active execution (its gate closed before this answers); the id
+        cancelled, or "" when none was active. Idempotent: the program's delete calls it, and the
+        program.archived event calls it again."""
         async with self.engine.connect() as conn:
             execution_id = await repo.active_execution_of_program(conn, organization_id, program_id)
         if execution_id is None:
-            return
+            return ""
         try:
             await self.cancel(organization_id, execution_id)
         except (errors.InvalidExecutionStateError, errors.ExecutionNotFoundError):
-            pass  # ended meanwhile
+            return ""  # ended meanwhile
+        return execution_id
 
 
 def _check_uuid(value: str) -> None:

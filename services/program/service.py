@@ -119,12 +119,24 @@ class ProgramService:
         return await self._view(program, dids)
 
     async def archive(self, organization_id: str, program_id: str) -> ProgramView:
+        """Archive the program and cancel its active execution before answering, so no call starts
+        after the answer; program.archived is still published for any other listener. A failure
+        after the commit answers 503: the archive holds, and a repeated DELETE finishes the rest."""
         if not is_uuid(program_id):
             raise errors.ProgramNotFoundError()
         async with self._engine.begin() as conn:
             program = await repository.archive(conn, organization_id, program_id, get_clock().now())
         if program is None:
             raise errors.ProgramNotFoundError()
+        try:
+            cancelled = await self._peers.cancel_active_execution(organization_id, program_id)
+        except errors.DomainError as exc:
+            log.warning("execution of an archived program not cancelled",
+                        extra={"program_id": program.id, "error": exc.name})
+            raise errors.UnavailableError("Program archived, but its execution was not cancelled; retry") from None
+        if cancelled:
+            log.info("active execution cancelled with its program", extra={"program_id": program.id,
+                                                                          "execution_id": cancelled})
         try:
             await self._events.archived(program)
         except Exception as exc:

@@ -77,8 +77,8 @@ class Claim:
     finished: a call already ended; re-publish its result.
     rejected: this very message was rejected before; re-publish the rejection.
     busy: another dialer is working on the attempt right now; try again later.
-    abandoned: a call was being placed by a dialer that is gone; the record was just
-        finished as failed; publish that.
+    abandoned: a call was being placed by a dialer that is gone (or stalled); the record was
+        just finished with outcome unknown; publish that.
     """
 
     kind: str
@@ -173,7 +173,7 @@ class CallRepository:
                 # The previous owner died before any call could start: take the attempt over.
                 return Claim("place", await self._take_over(conn, params))
             row = (await conn.execute(text(f"""
-                UPDATE call_records SET state = 'finished', outcome = 'failed', reason = 'dialer_lost',
+                UPDATE call_records SET state = 'finished', outcome = 'unknown', reason = 'dialer_lost',
                     ended_at = :now, talk_seconds = 0, node_ids = '[]'::jsonb, updated_at = now()
                 WHERE attempt_id = :attempt_id RETURNING {_COLUMNS}"""), {**params, "now": now})).one()
             return Claim("abandoned", _record(row))
@@ -199,15 +199,17 @@ class CallRepository:
         return [None] * len(items)
 
     async def reject(self, attempt_id: str, owner: str, reason: str, stream_seq: int,
-                     now: datetime) -> CallRecord | None:
+                     now: datetime, outcome: str = "rejected") -> CallRecord | None:
+        """No call for this request (outcome rejected or not_placed); a later request of the same
+        attempt id takes the record over. started_at stays empty: nothing was started."""
         async with self.engine.begin() as conn:
             row = (await conn.execute(text(f"""
-                UPDATE call_records SET state = 'rejected', outcome = 'rejected', reason = :reason,
+                UPDATE call_records SET state = 'rejected', outcome = :outcome, reason = :reason, started_at = NULL,
                     rejections = rejections + 1, rejected_stream_seq = :seq, ended_at = :now,
                     did_id = NULL, did_number = NULL, updated_at = now()
                 WHERE attempt_id = :attempt_id AND owner = :owner AND state = 'claimed'
                 RETURNING {_COLUMNS}"""), {"attempt_id": attempt_id, "owner": owner, "reason": reason,
-                                           "seq": stream_seq, "now": now})).first()
+                                           "seq": stream_seq, "now": now, "outcome": outcome})).first()
         return _record(row) if row else None
 
     async def mark_placing(self, attempt_id: str, owner: str, did_id: str, did_number: str,
@@ -235,6 +237,9 @@ class CallRepository:
                      node_ids: list[str], placing: CallRecord | None = None) -> CallRecord | None:
         """Store the call's end; None when this dialer no longer owns the attempt.
 
+        A call declared unknown while this dialer was stalled still gets its real result
+        (reason late_result): the record then says what really happened.
+
         `placing` is the record as this owner made it placing: the owner is the only writer of
         the row until it finishes, so the finished record is that plus the call's end, without
         reading the row back."""
@@ -248,28 +253,30 @@ class CallRepository:
                 group = [i for i in items if (i[8] is not None) == known]
                 if not group:
                     continue
-                returning = "c.attempt_id" if known else _qualified("c")
+                returning = "c.attempt_id, c.reason" if known else _qualified("c")
                 rows = (await conn.execute(text(f"""
                     UPDATE call_records c SET state = 'finished', outcome = f.outcome, started_at = f.started,
                         answered_at = f.answered, ended_at = f.ended, talk_seconds = f.talk,
-                        node_ids = CAST(f.nodes AS jsonb), updated_at = now()
+                        node_ids = CAST(f.nodes AS jsonb), updated_at = now(),
+                        reason = CASE WHEN c.state = 'finished' THEN 'late_result' END
                     FROM unnest(CAST(:aids AS text[]), CAST(:owners AS text[]), CAST(:outcomes AS text[]),
                                 CAST(:started AS timestamptz[]), CAST(:answered AS timestamptz[]),
                                 CAST(:ended AS timestamptz[]), CAST(:talks AS int[]), CAST(:nodes AS text[]))
                          AS f(aid, own, outcome, started, answered, ended, talk, nodes)
-                    WHERE c.attempt_id = f.aid AND c.owner = f.own AND c.state = 'placing'
+                    WHERE c.attempt_id = f.aid AND c.owner = f.own
+                      AND (c.state = 'placing' OR (c.state = 'finished' AND c.outcome = 'unknown'))
                     RETURNING {returning}"""), {
                     "aids": [i[0] for i in group], "owners": [i[1] for i in group],
                     "outcomes": [i[2] for i in group], "started": [i[3] for i in group],
                     "answered": [i[4] for i in group], "ended": [i[5] for i in group],
                     "talks": [i[6] for i in group], "nodes": [i[7] for i in group]})).all()
                 if known:
-                    done = {r[0] for r in rows}
+                    done = dict(rows)
                     for aid, _, outcome, started, answered, ended, talk, nodes, placing in group:
                         if aid in done:
                             answers[aid] = replace(placing, state="finished", outcome=outcome, started_at=started,
                                                    answered_at=answered, ended_at=ended, talk_seconds=talk,
-                                                   node_ids=json.loads(nodes))
+                                                   node_ids=json.loads(nodes), reason=done[aid])
                 else:
                     answers.update((r.attempt_id, r) for r in map(_record, rows))
         return [answers.get(i[0]) for i in items]
@@ -302,10 +309,11 @@ class CallRepository:
                 {"attempt_id": attempt_id, "owner": owner})
 
     async def finish_abandoned(self, now: datetime, limit: int = 100) -> list[CallRecord]:
-        """Calls whose dialer vanished mid-call end as failed (never placed a second time)."""
+        """Calls whose dialer vanished (or stalled) mid-call end as unknown (never placed a second
+        time); the real result replaces it if that dialer comes back with one."""
         async with self.engine.begin() as conn:
             rows = (await conn.execute(text(f"""
-                UPDATE call_records SET state = 'finished', outcome = 'failed', reason = 'dialer_lost',
+                UPDATE call_records SET state = 'finished', outcome = 'unknown', reason = 'dialer_lost',
                     ended_at = :now, talk_seconds = 0, node_ids = '[]'::jsonb, updated_at = now()
                 WHERE id IN (SELECT id FROM call_records
                              WHERE state = 'placing' AND lease_expires_at < now()
@@ -313,13 +321,18 @@ class CallRepository:
                 RETURNING {_COLUMNS}"""), {"now": now, "limit": limit})).all()
         return [_record(r) for r in rows]
 
-    async def unsettled(self, older_than_seconds: float, limit: int = 100) -> list[CallRecord]:
+    async def unsettled(self, older_than_seconds: float, unknown_older_than_seconds: float,
+                        limit: int = 100) -> list[CallRecord]:
+        """Finished calls not settled yet; those of unknown outcome only once their real result
+        had time to come (a late answered call is still charged)."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
                 SELECT {_COLUMNS} FROM call_records
                 WHERE state = 'finished' AND NOT settled AND reservation_id IS NOT NULL
-                  AND updated_at < now() - make_interval(secs => :age)
-                ORDER BY updated_at LIMIT :limit"""), {"age": older_than_seconds, "limit": limit})).all()
+                  AND updated_at < now() - make_interval(secs => CASE WHEN outcome = 'unknown'
+                                                                       THEN :unknown_age ELSE :age END)
+                ORDER BY updated_at LIMIT :limit"""),
+                {"age": older_than_seconds, "unknown_age": unknown_older_than_seconds, "limit": limit})).all()
         return [_record(r) for r in rows]
 
     async def get(self, attempt_id: str) -> CallRecord | None:

@@ -1,4 +1,4 @@
-"""CallResult events on call.completed / call.rejected."""
+"""CallResult events on call.completed / call.rejected / call.not_placed."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from services.dialer.adapters.call_repository import CallRecord
 
 COMPLETED = "call.completed"
 REJECTED = "call.rejected"
+NOT_PLACED = "call.not_placed"
 
 
 def to_result(record: CallRecord) -> events_pb2.CallResult:
     return events_pb2.CallResult(
         attempt_id=record.attempt_id, execution_id=record.execution_id,
         organization_id=record.organization_id, contact_id=record.contact_id, attempt=record.attempt,
-        outcome=record.outcome or "", reason=(record.reason or "") if record.state == "rejected" else "",
+        outcome=record.outcome or "", reason=record.reason or "",
         did_id=record.did_id or "", did_number=record.did_number or "",
         started_at=iso(record.started_at), answered_at=iso(record.answered_at), ended_at=iso(record.ended_at),
         talk_seconds=record.talk_seconds, node_ids=list(record.node_ids),
@@ -33,12 +34,16 @@ def message_id(record: CallRecord, answering: int | None = None) -> tuple[str, s
     `answering` is the stream sequence of a repeated request for a finished call: the
     requester is still waiting (its copy of the result was lost or is stuck with a dead
     consumer), so the answer gets an id of its own instead of being dropped as a duplicate.
+    The real result of a call first published as unknown gets an id of its own too.
     """
     if record.state == "rejected":
+        subject = NOT_PLACED if record.outcome == "not_placed" else REJECTED
         suffix = f":{record.rejections}" if record.rejections > 1 else ""
-        return REJECTED, f"{REJECTED}:{record.attempt_id}{suffix}"
+        return subject, f"{subject}:{record.attempt_id}{suffix}"
     if answering is not None:
         return COMPLETED, f"{COMPLETED}:{record.attempt_id}:again:{answering}"
+    if record.reason == "late_result":
+        return COMPLETED, f"{COMPLETED}:{record.attempt_id}:late"
     return COMPLETED, f"{COMPLETED}:{record.attempt_id}"
 
 

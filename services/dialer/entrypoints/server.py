@@ -25,8 +25,11 @@ from services.dialer.placement import Placement
 from services.dialer.service import CallHistory, DidService, FlowService
 
 # Real seconds a dialer's claim on a call stays valid without a heartbeat; a dialer that
-# dies mid-call has its call recorded as failed once this has passed.
+# dies (or stalls) mid-call has its call recorded as unknown once this has passed.
 CALL_LEASE_SECONDS = 60.0
+# Real seconds the credit reservation of an unknown call is kept for its real result (a stalled
+# dialer that comes back with an answered call still charges it); then it is released.
+UNKNOWN_SETTLE_SECONDS = 600.0
 
 
 def _int_env(name: str, default: int) -> int:
@@ -72,6 +75,7 @@ async def main(settings: Settings) -> None:
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         did_cap=_int_env("DID_MAX_CONCURRENT_CALLS", 50),
         lease_seconds=lease,
+        unknown_settle_seconds=_float_env("DIALER_UNKNOWN_SETTLE_SECONDS", UNKNOWN_SETTLE_SECONDS),
     )
     # Heartbeats come several times per lease, so one missed beat loses nothing.
     beat = max(0.2, min(5.0, lease / 4))

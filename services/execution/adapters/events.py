@@ -13,21 +13,21 @@ from kernel import jetstream
 from kernel.timefmt import iso
 from outbound.execution.v1 import events_pb2
 from outbound.program.v1 import program_pb2
-from services.execution.domain.contacts import attempt_id
+from services.execution.domain.contacts import GIVEN_BACK, attempt_id
 
 DIAL_REQUESTED = "dial.requested"
 EXECUTION_LAUNCHED = "execution.launched"
 EXECUTION_ENDED = "execution.ended"
-REJECTED = "rejected"  # last_outcome of an attempt given back (no credits)
 
 
 def dial_requests(claimed: Iterable[Mapping[str, Any]], context: Mapping[str, Mapping[str, Any]],
                   now: datetime, msg_id_suffix: str = "") -> list[tuple[str, bytes, str]]:
     """One DialRequested per claimed attempt; the attempt id is the message id (de-dup).
 
-    An attempt given back after a no-credits rejection is requested again with the same
-    attempt id; its message id gets a suffix of the claim time, or JetStream's duplicate
-    window would drop it and the contact would wait for its lease to run out.
+    An attempt given back (no credits, not placed, lease returned) is requested again with the
+    same attempt id; its message id gets a suffix of the claim time, or JetStream's duplicate
+    window would drop it and the contact would wait for its lease to run out. Each request
+    carries its execution's deadline (context "not_after").
     """
     items = []
     again = f":again:{int(now.timestamp() * 1000)}"
@@ -39,8 +39,8 @@ def dial_requests(claimed: Iterable[Mapping[str, Any]], context: Mapping[str, Ma
             attempt_id=aid, execution_id=execution_id, organization_id=ex["organization_id"],
             program_id=ex["program_id"], contact_id=row["contact_id"], phone=row["phone"],
             country=row["country"] or "", attempt=int(row["attempt"]), flow_id=ex["flow_id"],
-            did_pool=list(ex["did_pool"] or ()), requested_at=iso(now))
-        suffix = msg_id_suffix or (again if row.get("last_outcome") == REJECTED else "")
+            did_pool=list(ex["did_pool"] or ()), requested_at=iso(now), not_after=iso(ex.get("not_after")))
+        suffix = msg_id_suffix or (again if row.get("last_outcome") in GIVEN_BACK else "")
         items.append((DIAL_REQUESTED, message.SerializeToString(), aid + suffix))
     return items
 

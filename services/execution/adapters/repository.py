@@ -23,6 +23,7 @@ from services.execution.adapters.tables import EXECUTION_COLUMNS
 from services.execution.domain import status as st
 
 ACTIVE_SQL = "(" + ", ".join(f"'{s}'" for s in st.ACTIVE) + ")"
+TERMINAL_SQL = "(" + ", ".join(f"'{s}'" for s in st.TERMINAL) + ")"
 ONE_ACTIVE_INDEX = "executions_one_active_per_program"
 COUNTER_COLUMNS = ("contacts_completed", "contacts_failed", "contacts_pending", "contacts_in_progress",
                    "contacts_skipped")
@@ -48,12 +49,12 @@ async def insert_execution(conn: AsyncConnection, row: Mapping[str, Any]) -> Non
             INSERT INTO executions (id, organization_id, program_id, audience_id, flow_id, mode, status,
                 timezone, did_pool, retry_strategy, pause_windows, auto_pause_rules, trigger_condition,
                 max_concurrent_calls, scheduled_start_at, scheduled_stop_at, actual_start_at,
-                created_at, updated_at)
+                created_at, updated_at, program_confirmed)
             VALUES (:id, :organization_id, :program_id, :audience_id, :flow_id, :mode, :status,
                 :timezone, CAST(:did_pool AS jsonb), CAST(:retry_strategy AS jsonb),
                 CAST(:pause_windows AS jsonb), CAST(:auto_pause_rules AS jsonb),
                 CAST(:trigger_condition AS jsonb), :max_concurrent_calls, :scheduled_start_at,
-                :scheduled_stop_at, :actual_start_at, :created_at, :updated_at)"""), params)
+                :scheduled_stop_at, :actual_start_at, :created_at, :updated_at, :program_confirmed)"""), params)
     except IntegrityError as exc:
         if ONE_ACTIVE_INDEX in str(exc.orig):
             raise ActiveExecutionExists() from None
@@ -64,6 +65,12 @@ async def has_active_execution(conn: AsyncConnection, program_id: str) -> bool:
     found = await conn.execute(text(f"SELECT 1 FROM executions WHERE program_id = :p AND status IN {ACTIVE_SQL}"),
                                {"p": program_id})
     return found.first() is not None
+
+
+async def confirm_program(conn: AsyncConnection, execution_id: str) -> None:
+    """The program service confirmed the launch: the execution may dispatch."""
+    await conn.execute(text("UPDATE executions SET program_confirmed = true WHERE id = CAST(:id AS uuid)"),
+                       {"id": execution_id})
 
 
 async def set_batch_total(conn: AsyncConnection, execution_id: str, total: int) -> None:
@@ -113,14 +120,18 @@ async def list_executions(conn: AsyncConnection, organization_id: str, program_i
 
 async def compare_and_set_status(conn: AsyncConnection, execution_id: str, allowed: Sequence[str], target: str,
                                  now: datetime, *, start: bool = False, end: bool = False,
-                                 auto_pause_rules: Any = ..., end_notified: bool | None = None) -> bool:
-    """Move the execution to `target` only if its status is one of `allowed`."""
-    sets = ["status = :target", "updated_at = :now"]
+                                 auto_pause_rules: Any = ..., end_notified: bool | None = None) -> int | None:
+    """Move the execution to `target` only if its status is one of `allowed`; answers the new
+    status version (the call gate's fence), None when the status was not one of `allowed`.
+
+    `end`: the execution ends; actualEndAt is when its last call finished, so it is set now only
+    if no call is in progress (else by mark_drained when the last result comes in)."""
+    sets = ["status = :target", "updated_at = :now", "status_version = status_version + 1"]
     params: dict[str, Any] = {"id": execution_id, "allowed": list(allowed), "target": target, "now": now}
     if start:
         sets.append("actual_start_at = COALESCE(actual_start_at, :now)")
     if end:
-        sets.append("actual_end_at = :now")
+        sets.append("actual_end_at = CASE WHEN contacts_in_progress = 0 THEN CAST(:now AS timestamptz) END")
     if auto_pause_rules is not ...:
         sets.append("auto_pause_rules = CAST(:rules AS jsonb)")
         params["rules"] = _json(auto_pause_rules)
@@ -129,8 +140,21 @@ async def compare_and_set_status(conn: AsyncConnection, execution_id: str, allow
         params["end_notified"] = end_notified
     result = await conn.execute(text(f"""
         UPDATE executions SET {', '.join(sets)}
-        WHERE id = CAST(:id AS uuid) AND status = ANY(CAST(:allowed AS text[])) RETURNING id"""), params)
-    return result.first() is not None
+        WHERE id = CAST(:id AS uuid) AND status = ANY(CAST(:allowed AS text[])) RETURNING status_version"""),
+        params)
+    row = result.first()
+    return None if row is None else int(row[0])
+
+
+async def mark_drained(conn: AsyncConnection, execution_ids: Iterable[str], now: datetime) -> None:
+    """actualEndAt of ended executions whose last call in progress has just finished."""
+    ids = list(execution_ids)
+    if not ids:
+        return
+    await conn.execute(text(f"""
+        UPDATE executions SET actual_end_at = :now
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND status IN {TERMINAL_SQL} AND actual_end_at IS NULL
+          AND contacts_in_progress = 0"""), {"ids": ids, "now": now})
 
 
 async def skip_pending(conn: AsyncConnection, execution_id: str, now: datetime) -> int:
@@ -164,12 +188,13 @@ async def apply_counter_deltas(conn: AsyncConnection, deltas: Mapping[str, Mappi
         WHERE e.id = d.id"""), {"ids": ids, "now": now, **columns})
 
 
-async def add_credit_pause(conn: AsyncConnection, execution_ids: Iterable[str], now: datetime) -> list[str]:
+async def add_credit_pause(conn: AsyncConnection, execution_ids: Iterable[str], now: datetime) -> dict[str, int]:
+    """running → paused_no_credits; the status version of each execution paused."""
     result = await conn.execute(text("""
-        UPDATE executions SET status = 'paused_no_credits', updated_at = :now
-        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'running' RETURNING id"""),
+        UPDATE executions SET status = 'paused_no_credits', updated_at = :now, status_version = status_version + 1
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'running' RETURNING id, status_version"""),
         {"ids": list(execution_ids), "now": now})
-    return [str(r[0]) for r in result]
+    return {str(r[0]): int(r[1]) for r in result}
 
 
 # ---------------------------------------------------------------- contacts
@@ -224,18 +249,6 @@ async def copy_batch_contacts(conn: AsyncConnection, execution_id: str,
     return len(seen)
 
 
-async def insert_live_contact(conn: AsyncConnection, execution_id: str, trigger_id: str, contact_id: str,
-                              phone: str, country: str, now: datetime) -> bool:
-    result = await conn.execute(text("""
-        INSERT INTO execution_contacts (execution_id, contact_ref, contact_id, phone, country, state,
-            attempt, next_attempt_at, updated_at)
-        VALUES (CAST(:e AS uuid), :ref, :cid, :phone, :country, 'pending', 0, :now, :now)
-        ON CONFLICT (execution_id, contact_ref) DO NOTHING RETURNING id"""),
-        {"e": execution_id, "ref": trigger_id, "cid": contact_id, "phone": phone, "country": country,
-         "now": now})
-    return result.first() is not None
-
-
 async def insert_live_contacts(conn: AsyncConnection, rows: Sequence[tuple[str, str, str, str, str]],
                                now: datetime) -> list[str]:
     """(execution id, trigger id, contact id, phone, country) rows; the execution id of each row inserted
@@ -273,7 +286,7 @@ async def lock_contacts(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) 
     if not keys:
         return {}
     result = await conn.execute(text("""
-        SELECT c.id, c.execution_id, c.contact_ref, c.state, c.attempt FROM execution_contacts c
+        SELECT c.id, c.execution_id, c.contact_ref, c.state, c.attempt, c.last_outcome FROM execution_contacts c
         JOIN unnest(CAST(:eids AS uuid[]), CAST(:refs AS text[])) AS k(eid, ref)
           ON c.execution_id = k.eid AND c.contact_ref = k.ref
         ORDER BY c.id FOR UPDATE OF c"""),
@@ -285,6 +298,8 @@ async def lock_contacts(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) 
 class ContactUpdate:
     id: int
     expected_attempt: int
+    expected_state: str
+    expected_outcome: str | None  # fences a late result (a contact no longer in progress)
     state: str
     attempt: int
     next_attempt_at: datetime | None
@@ -292,18 +307,23 @@ class ContactUpdate:
 
 
 async def apply_contact_updates(conn: AsyncConnection, updates: Sequence[ContactUpdate], now: datetime) -> int:
-    """Fenced: a row changes only while it is still in progress with the expected attempt."""
+    """Fenced: a row changes only while it is still as read (attempt, state, and for a contact no
+    longer in progress its last outcome)."""
     if not updates:
         return 0
     result = await conn.execute(text("""
         UPDATE execution_contacts c SET state = u.state, attempt = u.attempt,
             next_attempt_at = COALESCE(u.next_at, c.next_attempt_at), lease_until = NULL,
             last_outcome = u.outcome, updated_at = :now
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:expected AS int[]), CAST(:states AS text[]),
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:expected AS int[]), CAST(:from_states AS text[]),
+                    CAST(:from_outcomes AS text[]), CAST(:states AS text[]),
                     CAST(:attempts AS int[]), CAST(:nexts AS timestamptz[]), CAST(:outcomes AS text[]))
-             AS u(id, expected, state, attempt, next_at, outcome)
-        WHERE c.id = u.id AND c.attempt = u.expected AND c.state = 'in_progress'"""),
+             AS u(id, expected, from_state, from_outcome, state, attempt, next_at, outcome)
+        WHERE c.id = u.id AND c.attempt = u.expected AND c.state = u.from_state
+          AND (u.from_state = 'in_progress' OR c.last_outcome = u.from_outcome)"""),
         {"ids": [u.id for u in updates], "expected": [u.expected_attempt for u in updates],
+         "from_states": [u.expected_state for u in updates],
+         "from_outcomes": [u.expected_outcome for u in updates],
          "states": [u.state for u in updates], "attempts": [u.attempt for u in updates],
          "nexts": [iso(u.next_attempt_at) if u.next_attempt_at else None for u in updates],
          "outcomes": [u.outcome for u in updates], "now": now})
@@ -315,7 +335,8 @@ async def apply_contact_updates(conn: AsyncConnection, updates: Sequence[Contact
 
 async def start_due_scheduled(conn: AsyncConnection, now: datetime) -> list[str]:
     result = await conn.execute(text("""
-        UPDATE executions SET status = 'running', actual_start_at = :now, updated_at = :now
+        UPDATE executions SET status = 'running', actual_start_at = :now, updated_at = :now,
+            status_version = status_version + 1
         WHERE status = 'scheduled' AND scheduled_start_at <= :now
           AND (scheduled_stop_at IS NULL OR scheduled_stop_at > :now)
         RETURNING id"""), {"now": now})
@@ -330,85 +351,10 @@ async def lock_past_stop(conn: AsyncConnection, now: datetime, limit: int = 50) 
     return [str(r[0]) for r in result]
 
 
-async def dispatchable(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
-    """Running executions with pending work and free capacity (one query for all).
-
-    An execution with results whose nodes are not counted yet waits: its auto-pause count is
-    not known, so a call started now could be past a threshold.
-    """
-    result = await conn.execute(text("""
-        SELECT id, organization_id, program_id, flow_id, did_pool, timezone, pause_windows,
-               scheduled_stop_at, max_concurrent_calls, contacts_in_progress, contacts_pending, updated_at
-        FROM executions
-        WHERE status = 'running' AND contacts_pending > 0 AND uncounted_results = 0
-          AND contacts_in_progress < max_concurrent_calls
-          AND (scheduled_stop_at IS NULL OR scheduled_stop_at > :now)
-        ORDER BY updated_at"""), {"now": now})
-    return [dict(r) for r in result.mappings()]
-
-
-async def lock_claimable(conn: AsyncConnection, execution_ids: Sequence[str], now: datetime) -> dict[str, int]:
-    """Lock the still-running executions (skipping busy ones); free capacity of each."""
-    result = await conn.execute(text("""
-        SELECT id, max_concurrent_calls - contacts_in_progress AS free FROM executions
-        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'running' AND uncounted_results = 0
-          AND (scheduled_stop_at IS NULL OR scheduled_stop_at > :now)
-        ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"""), {"ids": list(execution_ids), "now": now})
-    return {str(r[0]): int(r[1]) for r in result if int(r[1]) > 0}
-
-
-async def claim_due(conn: AsyncConnection, limits: Mapping[str, int], now: datetime,
-                    lease_until: datetime) -> list[dict[str, Any]]:
-    """Claim due pending contacts of several executions in one statement; attempt + 1."""
-    if not limits:
-        return []
-    ids = list(limits)
-    result = await conn.execute(text("""
-        WITH lim AS (
-            SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:limits AS int[])) AS l(execution_id, n)
-        ), picked AS (
-            SELECT p.id FROM lim CROSS JOIN LATERAL (
-                SELECT c.id FROM execution_contacts c
-                WHERE c.execution_id = lim.execution_id AND c.state = 'pending'
-                  AND c.next_attempt_at <= :now
-                ORDER BY c.next_attempt_at LIMIT lim.n
-                FOR UPDATE SKIP LOCKED) p
-        )
-        UPDATE execution_contacts c SET state = 'in_progress', attempt = c.attempt + 1,
-            lease_until = :lease, updated_at = :now
-        -- An array, not a join: the planner cannot size the LIMITs above and would hash-join the
-        -- whole table; = ANY(array) is one primary-key lookup per claimed row.
-        WHERE c.id = ANY(ARRAY(SELECT id FROM picked))
-        RETURNING c.execution_id, c.contact_ref, c.contact_id, c.phone, c.country, c.attempt, c.last_outcome"""),
-        {"ids": ids, "limits": [limits[i] for i in ids], "now": now, "lease": lease_until})
-    return [dict(r) for r in result.mappings()]
-
-
-async def expired_leases(conn: AsyncConnection, now: datetime, lease_until: datetime,
-                         limit: int = 500) -> list[dict[str, Any]]:
-    """In-progress contacts whose lease ran out: extend the lease, hand them back for re-publish."""
-    result = await conn.execute(text("""
-        WITH expired AS (
-            SELECT id FROM execution_contacts
-            WHERE state = 'in_progress' AND lease_until < :now
-            ORDER BY lease_until LIMIT :limit FOR UPDATE SKIP LOCKED)
-        UPDATE execution_contacts c SET lease_until = :lease
-        FROM expired WHERE c.id = expired.id
-        RETURNING c.execution_id, c.contact_ref, c.contact_id, c.phone, c.country, c.attempt"""),
-        {"now": now, "lease": lease_until, "limit": limit})
-    return [dict(r) for r in result.mappings()]
-
-
-async def dial_context(conn: AsyncConnection, execution_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    result = await conn.execute(text("""
-        SELECT id, organization_id, program_id, flow_id, did_pool FROM executions
-        WHERE id = ANY(CAST(:ids AS uuid[]))"""), {"ids": list(set(execution_ids))})
-    return {str(r["id"]): dict(r) for r in result.mappings()}
-
-
 async def complete_finished(conn: AsyncConnection, now: datetime) -> list[str]:
     result = await conn.execute(text("""
-        UPDATE executions SET status = 'completed', actual_end_at = :now, updated_at = :now
+        UPDATE executions SET status = 'completed', actual_end_at = :now, updated_at = :now,
+            status_version = status_version + 1
         WHERE status = 'running' AND mode = 'batch' AND contacts_pending = 0 AND contacts_in_progress = 0
         RETURNING id"""), {"now": now})
     return [str(r[0]) for r in result]
@@ -418,7 +364,7 @@ async def lock_unnotified(conn: AsyncConnection, limit: int = 20) -> list[dict[s
     """Executions whose after-commit side effects are not confirmed yet (outbox)."""
     terminal = "(" + ", ".join(f"'{s}'" for s in st.TERMINAL) + ")"
     result = await conn.execute(text(f"""
-        SELECT {EXECUTION_COLUMNS}, launch_notified, end_notified FROM executions
+        SELECT {EXECUTION_COLUMNS}, launch_notified, end_notified, program_confirmed FROM executions
         WHERE (NOT launch_notified AND inserted_at < now() - interval '5 seconds')
            OR (NOT end_notified AND status IN {terminal})
         ORDER BY inserted_at LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"""), {"limit": limit})
@@ -447,12 +393,6 @@ async def count_live_contacts(conn: AsyncConnection, added: Mapping[str, int], n
             updated_at = :now
         FROM unnest(CAST(:ids AS uuid[]), CAST(:ns AS int[])) AS a(id, n) WHERE e.id = a.id"""),
         {"ids": ids, "ns": [added[i] for i in ids], "now": now})
-
-
-async def count_live_contact(conn: AsyncConnection, execution_id: str, now: datetime) -> None:
-    await conn.execute(text("""
-        UPDATE executions SET total_contacts = total_contacts + 1, contacts_pending = contacts_pending + 1,
-            updated_at = :now WHERE id = CAST(:id AS uuid)"""), {"id": execution_id, "now": now})
 
 
 # ---------------------------------------------------------------- auto-pause counting

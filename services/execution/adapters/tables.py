@@ -39,6 +39,8 @@ executions = Table(
     Column("end_notified", Boolean, nullable=False),
     Column("inserted_at", DateTime(timezone=True), nullable=False),
     Column("uncounted_results", Integer, nullable=False),
+    Column("status_version", BigInteger, nullable=False),
+    Column("program_confirmed", Boolean, nullable=False),
 )
 
 execution_contacts = Table(
@@ -66,5 +68,6 @@ uncounted_results = Table(
 )
 
 # Columns of the executions row the service reads (everything but the bookkeeping).
-_BOOKKEEPING = ("launch_notified", "end_notified", "inserted_at", "uncounted_results")
+_BOOKKEEPING = ("launch_notified", "end_notified", "inserted_at", "uncounted_results", "status_version",
+                "program_confirmed")
 EXECUTION_COLUMNS = ", ".join(c.name for c in executions.columns if c.name not in _BOOKKEEPING)

@@ -27,7 +27,20 @@ COUNTER = {
 }
 
 ANSWERED = "answered"
-RETRYABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail")
+# The dialer lost the call (its lease ran out mid-call): the attempt counts and is retried by the
+# strategy, and the real result, should it come later, still wins (late_result_applies).
+UNKNOWN = "unknown"
+RETRYABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail", UNKNOWN)
+CALL_OUTCOMES = (ANSWERED, *RETRYABLE_OUTCOMES)
+
+# Attempts given back (no call was placed, so no attempt is consumed); the same attempt id is
+# requested again later. REJECTED: no credits. NOT_PLACED: the gate was closed or the request's
+# deadline had passed. LEASE_RETURNED: the lease ran out while the execution could not call
+# (paused, ended, in a window, past stopAt); a call may still have happened, so its result wins.
+REJECTED = "rejected"
+NOT_PLACED = "not_placed"
+LEASE_RETURNED = "lease_returned"
+GIVEN_BACK = (REJECTED, NOT_PLACED, LEASE_RETURNED)
 
 
 def attempt_id(execution_id: str, contact_ref: str, attempt: int) -> str:
@@ -61,11 +74,25 @@ def after_call(outcome: str, attempt: int, strategy: RetryStrategy, execution_st
     return Decision(PENDING, attempt, due)
 
 
-def after_no_credits(attempt: int, execution_status: str, now: datetime) -> Decision:
-    """The call was never placed: the attempt is given back and the contact waits."""
+def given_back(attempt: int, execution_status: str, now: datetime) -> Decision:
+    """No call was placed: the attempt is given back and the contact waits (skipped once ended)."""
     if st.is_terminal(execution_status):
-        return Decision(SKIPPED, attempt - 1)
+        return Decision(SKIPPED, max(0, attempt - 1))
     return Decision(PENDING, max(0, attempt - 1), now)
+
+
+def late_result_applies(state: str, attempt: int, last_outcome: str | None, outcome: str,
+                        result_attempt: int) -> bool:
+    """Whether the result of attempt `result_attempt`, arriving for a contact no longer in progress,
+    still applies: only a real call outcome, and only while the contact has not been attempted
+    again — its attempt is still the unknown one, or one below a lease given back."""
+    if state == IN_PROGRESS or outcome not in CALL_OUTCOMES or outcome == UNKNOWN:
+        return False
+    if last_outcome == UNKNOWN:
+        return attempt == result_attempt
+    if last_outcome == LEASE_RETURNED:
+        return attempt == result_attempt - 1
+    return False
 
 
 def counter_deltas(moves: Iterable[tuple[str, str]]) -> dict[str, int]:

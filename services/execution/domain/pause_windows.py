@@ -88,3 +88,30 @@ def is_paused(windows: PauseWindows, timezone: str, now: datetime) -> bool:
         if window.end < window.start and clock < window.end:
             return True  # the morning part of yesterday's wrapping window
     return False
+
+
+def _local_instants(day, at: time, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Both readings of a wall-clock time (they differ only around a DST change)."""
+    naive = datetime.combine(day, at)
+    return naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+
+
+def next_start(windows: PauseWindows, timezone: str, now: datetime, horizon_days: int = 8) -> datetime | None:
+    """The first instant after `now` at which a window begins, or None within the horizon.
+
+    Used as a deadline: it may be early (a wall-clock start inside a DST gap is taken at its
+    earlier reading) but never late.
+    """
+    starts = [w.start for w in windows.advanced if w.start > now]
+    if any(windows.weekly):
+        zone = ZoneInfo(timezone or "UTC")
+        today = now.astimezone(zone).date()
+        for offset in range(-1, horizon_days):
+            day = today + timedelta(days=offset)
+            for window in windows.weekly[day.weekday()]:
+                if window.start == window.end:
+                    continue  # an empty window never begins
+                for instant in _local_instants(day, window.start, zone):
+                    if instant > now:
+                        starts.append(instant)
+    return min(starts, default=None)

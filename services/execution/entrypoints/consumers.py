@@ -66,6 +66,6 @@ def triggers_fired(js: JetStreamContext, service: ExecutionService):
 def programs_archived(js: JetStreamContext, service: ExecutionService):
     async def apply(archived: list) -> None:
         for event in archived:
-            await service.on_program_archived(event.organization_id, event.program_id)
+            await service.cancel_program_execution(event.organization_id, event.program_id)
 
     return _consumer(js, PROGRAMS_ARCHIVED, program_events.ProgramArchived, apply)

@@ -36,3 +36,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def CancelExecution(self, request, context):
         return to_proto(await self.service.cancel(request.organization_id, request.execution_id))
+
+    async def CancelProgramExecution(self, request, context):
+        execution_id = await self.service.cancel_program_execution(request.organization_id, request.program_id)
+        return execution_pb2.CancelProgramExecutionResponse(execution_id=execution_id)

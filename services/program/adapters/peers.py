@@ -1,4 +1,4 @@
-"""The services the program context asks: the dialer (DIDs, flows) and audiences."""
+"""The services the program context asks: the dialer (DIDs, flows), audiences and executions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from kernel import errors, rpc
 from kernel.settings import Settings
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound.execution.v1 import execution_pb2, execution_pb2_grpc
 from services.program.domain.model import DidItem
 from services.program.domain.validation import fail
 
@@ -22,6 +23,7 @@ class Peers:
         self.dids = dialer_pb2_grpc.DialerServiceStub(dialer)
         self.flows = dialer_pb2_grpc.FlowServiceStub(dialer)
         self.audiences = audience_pb2_grpc.AudienceServiceStub(audience)
+        self.executions = execution_pb2_grpc.ExecutionServiceStub(self._open(settings.address("execution")))
 
     def _open(self, address: str) -> grpc.aio.Channel:
         channel = rpc.channel(address)
@@ -75,3 +77,9 @@ class Peers:
         answer = await rpc.call(self.dids.ResolveDids, dialer_pb2.ResolveDidsRequest(
             organization_id=organization_id, did_ids=ids, validate=validate))
         return {d.id: DidItem(d.id, d.number, d.country) for d in answer.dids if not d.deleted}
+
+    async def cancel_active_execution(self, organization_id: str, program_id: str) -> str:
+        """Cancel the program's active execution; answers once its call gate is closed."""
+        answer = await rpc.call(self.executions.CancelProgramExecution, execution_pb2.CancelProgramExecutionRequest(
+            organization_id=organization_id, program_id=program_id))
+        return answer.execution_id

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from redis.asyncio import Redis
 
-from kernel import errors, jetstream
+from kernel import call_gate, errors, jetstream
 from kernel.timefmt import parse_iso
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc, events_pb2
@@ -68,10 +69,12 @@ class Stubs:
 
 
 class Bus:
-    """A JetStream connection that publishes dial requests and collects every call result."""
+    """A JetStream connection that publishes dial requests and collects every call result; it
+    opens the call gate of each request's execution first, as the execution service does."""
 
-    def __init__(self, nats_url: str):
+    def __init__(self, nats_url: str, redis_url: str):
         self.nats_url = nats_url
+        self.redis = Redis.from_url(redis_url)
         self.results: list[tuple[str, events_pb2.CallResult]] = []
 
     async def __aenter__(self) -> Bus:
@@ -88,9 +91,16 @@ class Bus:
     async def __aexit__(self, *exc: Any) -> None:
         await self.sub.unsubscribe()
         await self.nc.drain()
+        await self.redis.aclose()
 
-    async def dial(self, request: execution_events.DialRequested, msg_id: str | None = None) -> None:
+    async def gate(self, execution_id: str, is_open: bool, version: int = 1) -> None:
+        await self.redis.set(call_gate.key(execution_id), call_gate.value(version, is_open))
+
+    async def dial(self, request: execution_events.DialRequested, msg_id: str | None = None,
+                   open_gate: bool = True) -> None:
         """Publish; msg_id defaults to the attempt id, as the execution service does."""
+        if open_gate:
+            await self.gate(request.execution_id, True)
         await jetstream.publish(self.js, "dial.requested", request.SerializeToString(),
                                 msg_id or request.attempt_id)
 

@@ -55,7 +55,7 @@ async def test_answered_call_runs_the_flow_and_is_charged_per_started_minute(wor
     system, stubs, org, flow, did = world
     phone = number("+2126000001")  # answered on attempt 3: ring 10, talk 90, presses 1
     request = dial_request(org, flow, [did], phone, attempt=3)
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         await bus.dial(request)
         result = await bus.one(request.attempt_id)
     assert result.outcome == "answered"
@@ -85,7 +85,7 @@ async def test_outcomes_follow_the_attempt_number_and_unanswered_calls_are_free(
     contact = str(uuid.uuid4())
     requests = [dial_request(org, flow, [did], phone, attempt=n, execution_id=execution, contact_id=contact)
                 for n in (1, 2, 3, 4)]
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         for request in requests:
             await bus.dial(request)
         results = [await bus.one(r.attempt_id) for r in requests]
@@ -105,7 +105,7 @@ async def test_outcomes_follow_the_attempt_number_and_unanswered_calls_are_free(
 async def test_one_call_per_attempt_id_despite_duplicates_and_redelivery(world):
     system, stubs, org, flow, did = world
     request = dial_request(org, flow, [did], number("+2126000002"))  # 600 s of talk = 10 credits
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         # The same request published three times under different message ids, while the
         # first call is still in progress: JetStream cannot de-duplicate these.
         await bus.dial(request)
@@ -129,7 +129,7 @@ async def test_no_credits_rejects_without_consuming_the_attempt(world):
     flow = stubs.flow(org)
     did = stubs.did(number("+21253"), "MA", org=org)
     request = dial_request(org, flow, [did], number("+21261"))
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         await bus.dial(request)
         rejected = await bus.one(request.attempt_id, "call.rejected")
         assert (rejected.outcome, rejected.reason) == ("rejected", "no_credits")
@@ -155,7 +155,7 @@ async def test_pool_without_a_usable_did_is_rejected_no_did(world):
     deleted = stubs.did(number("+21254"), "MA", org=org)
     rpc(stubs.dialer.DeleteDid, dialer_pb2.DeleteDidRequest(id=deleted))
     request = dial_request(org, flow, [inactive, deleted, str(uuid.uuid4())], number("+21261"))
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         await bus.dial(request)
         rejected = await bus.one(request.attempt_id, "call.rejected")
     assert (rejected.outcome, rejected.reason) == ("rejected", "no_did")
@@ -173,7 +173,7 @@ async def test_dids_rotate_round_robin_preferring_the_contacts_country(world):
     requests = [dial_request(org, flow, pool, number("+21261"), execution_id=execution, country=country)
                 for country, n in by_country.items() for _ in range(n)]
     results = {}
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         # One at a time, so that the per-DID cap never makes the rotation skip a DID.
         for request in requests:
             await bus.dial(request)
@@ -191,7 +191,7 @@ async def test_concurrent_calls_per_did_never_exceed_the_cap(world):
     execution = str(uuid.uuid4())
     requests = [dial_request(org, flow, [did], number("+2126000002"), execution_id=execution)
                 for _ in range(6)]
-    async with Bus(system.nats_url) as bus:
+    async with Bus(system.nats_url, system.redis_url) as bus:
         for request in requests:
             await bus.dial(request)
         results = [await bus.one(r.attempt_id, timeout=60) for r in requests]

@@ -22,7 +22,7 @@ _numbers = itertools.count(100)
 
 @pytest.fixture(scope="module")
 def system(system_factory):
-    return system_factory(services=["account", "audience", "dialer", "program"], gateway=False)
+    return system_factory(services=["account", "audience", "dialer", "program", "execution"], gateway=False)
 
 
 @pytest.fixture(scope="module")

@@ -82,9 +82,9 @@ def test_after_call_respects_the_attempt_limit(kind, retries, attempt, outcome, 
 
 
 def test_no_credits_gives_the_attempt_back():
-    decision = ct.after_no_credits(3, st.RUNNING, NOW)
+    decision = ct.given_back(3, st.RUNNING, NOW)
     assert (decision.state, decision.attempt, decision.next_attempt_at) == (ct.PENDING, 2, NOW)
-    assert ct.after_no_credits(1, st.CANCELLED, NOW).state == ct.SKIPPED
+    assert ct.given_back(1, st.CANCELLED, NOW).state == ct.SKIPPED
 
 
 def test_attempt_id_round_trip():
