@@ -13,7 +13,7 @@ a window covering it both times.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,9 +91,10 @@ def is_paused(windows: PauseWindows, timezone: str, now: datetime) -> bool:
 
 
 def _local_instants(day, at: time, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Both readings of a wall-clock time (they differ only around a DST change)."""
+    """Both readings of a wall-clock time, as UTC instants (they differ only around a DST change;
+    compared in their own zone, Python would ignore the fold)."""
     naive = datetime.combine(day, at)
-    return naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    return (naive.replace(tzinfo=zone, fold=0).astimezone(UTC), naive.replace(tzinfo=zone, fold=1).astimezone(UTC))
 
 
 def next_start(windows: PauseWindows, timezone: str, now: datetime, horizon_days: int = 8) -> datetime | None:
