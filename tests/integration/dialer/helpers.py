@@ -121,6 +121,23 @@ class Bus:
         return found[0]
 
 
+def dialer_system(system_factory, sim_rules: dict, did_cap: int):
+    """The dialer with the account service, at 600x; yields (system, stubs)."""
+    system = system_factory(services=["account", "dialer"], gateway=False, sim_rules=sim_rules,
+                            clock_speed=600, extra_env={"DID_MAX_CONCURRENT_CALLS": str(did_cap)})
+    stubs = Stubs(system)
+    yield system, stubs
+    stubs.close()
+
+
+def new_world(dialer) -> tuple:
+    """A fresh organization with credits, the menu flow and one MA DID of its own."""
+    system, stubs = dialer
+    org = stubs.org(credits=1000)
+    did = stubs.did(f"+21252{uuid.uuid4().int % 10_000_000:07d}", "MA", org=org)
+    return system, stubs, org, stubs.flow(org), did
+
+
 def dial_request(org: str, flow_id: str, pool: list[str], phone: str, *, attempt: int = 1,
                  execution_id: str | None = None, contact_id: str | None = None,
                  country: str = "MA") -> execution_events.DialRequested:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from kernel.timefmt import iso
-from tests.integration.dialer.helpers import Bus, Stubs, dial_request
+from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world
 
 # 600x: a 600 virtual-second call lasts one real second.
 SIM_RULES = {"default": {"outcomes": ["answered"], "ringSeconds": 1, "talkSeconds": 600, "digits": []}}
@@ -19,19 +19,12 @@ DID_CAP = 1
 
 @pytest.fixture(scope="module")
 def dialer(system_factory):
-    system = system_factory(services=["account", "dialer"], gateway=False, sim_rules=SIM_RULES, clock_speed=600,
-                            extra_env={"DID_MAX_CONCURRENT_CALLS": str(DID_CAP)})
-    stubs = Stubs(system)
-    yield system, stubs
-    stubs.close()
+    yield from dialer_system(system_factory, SIM_RULES, DID_CAP)
 
 
 @pytest.fixture
 def world(dialer):
-    system, stubs = dialer
-    org = stubs.org(credits=1000)
-    did = stubs.did(f"+21252{uuid.uuid4().int % 10**7:07d}", "MA", org=org)
-    return system, stubs, org, stubs.flow(org), did
+    return new_world(dialer)
 
 
 def phone() -> str:

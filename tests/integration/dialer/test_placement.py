@@ -10,7 +10,7 @@ import pytest
 
 from outbound.account.v1 import account_pb2
 from outbound.dialer.v1 import dialer_pb2
-from tests.integration.dialer.helpers import Bus, Stubs, dial_request, rpc, seconds_between
+from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world, rpc, seconds_between
 
 SIM_RULES = {
     "default": {"outcomes": ["answered"], "ringSeconds": 5, "talkSeconds": 30, "digits": []},
@@ -27,21 +27,12 @@ DID_CAP = 2
 
 @pytest.fixture(scope="module")
 def dialer(system_factory):
-    system = system_factory(services=["account", "dialer"], gateway=False, sim_rules=SIM_RULES,
-                            clock_speed=600, extra_env={"DID_MAX_CONCURRENT_CALLS": str(DID_CAP)})
-    stubs = Stubs(system)
-    yield system, stubs
-    stubs.close()
+    yield from dialer_system(system_factory, SIM_RULES, DID_CAP)
 
 
 @pytest.fixture
 def world(dialer):
-    """A fresh organization with credits, the menu flow and one MA DID of its own."""
-    system, stubs = dialer
-    org = stubs.org(credits=1000)
-    suffix = uuid.uuid4().int % 10_000_000
-    did = stubs.did(f"+21252{suffix:07d}", "MA", org=org)
-    return system, stubs, org, stubs.flow(org), did
+    return new_world(dialer)
 
 
 def number(prefix: str, length: int = 12) -> str:
