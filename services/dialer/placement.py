@@ -5,9 +5,9 @@ message delivery does (duplicates, redelivery after a crash, several replicas), 
 attempt id gets at most one call.
 
 No call is handed to the carrier past the request's deadline (`not_after`) or through a
-closed execution gate: the gate is checked atomically with taking the DID slot, and again
-just before the call when that check is more than GATE_RECHECK_SECONDS old. Such a request
-is answered call.not_placed and consumes no attempt.
+closed execution gate: the gate is checked atomically with taking the DID slot, and once more
+as the very last step before the carrier (after the credit and the record, which may wait
+under load). Such a request is answered call.not_placed and consumes no attempt.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -38,9 +37,6 @@ from services.dialer.domain.ids import as_uuid
 log = logs.get("dialer.placement")
 
 CREDITS_PER_CALL = 1  # the available balance must cover one minute
-# A gate check older than this (real seconds) is made again right before the call: a dialer
-# stalled between the two must not start a call the customer has stopped since.
-GATE_RECHECK_SECONDS = 0.2
 NOT_PLACED = "not_placed"
 
 
@@ -191,7 +187,6 @@ class Placement:
                                                       attempt.attempt_id, self.did_cap)
         except GateClosed:
             return await self._not_placed(attempt, "execution_not_running", stream_seq)
-        gate_passed = time.monotonic()
         if did_id is None:
             await self.calls.release_claim(attempt.attempt_id, self.owner)
             return nak(1.0 + random.random(), "every DID at its cap")
@@ -208,15 +203,16 @@ class Placement:
                 return nak(2.0, "account service unavailable")
             if not reserved:
                 return await self._reject(attempt, "no_credits", stream_seq)
-            why_not = await self._why_not_now(attempt.execution_id, deadline, gate_passed)
-            if why_not:
-                with contextlib.suppress(errors.DomainError):  # else the reservation expires by itself
-                    await self.accounts.settle(reservation, 0)
-                return await self._not_placed(attempt, why_not, stream_seq)
             started = get_clock().now()
             if not await self.calls.mark_placing(attempt.attempt_id, self.owner, did.id, did.number,
                                                  reservation, started):
                 return nak(1.0, "lost the attempt")
+            # The last step before the carrier: nothing awaited between this check and the call.
+            why_not = await self._why_not_now(attempt.execution_id, deadline)
+            if why_not:
+                with contextlib.suppress(errors.DomainError):  # else the reservation expires by itself
+                    await self.accounts.settle(reservation, 0)
+                return await self._not_placed(attempt, why_not, stream_seq)
             placing = replace(record, state="placing", owner=self.owner, did_id=did.id, did_number=did.number,
                               reservation_id=reservation, settled=False, started_at=started, ended_at=None)
             outcome = await self._call(CallRequest(attempt.attempt_id, attempt.phone, attempt.attempt,
@@ -235,12 +231,12 @@ class Placement:
             with contextlib.suppress(Exception):
                 await self.slots.release(did_id, attempt.attempt_id)
 
-    async def _why_not_now(self, execution_id: str, deadline: datetime | None, gate_passed: float) -> str:
+    async def _why_not_now(self, execution_id: str, deadline: datetime | None) -> str:
         """Right before the call: the reason it may no longer start, or "" when it may."""
+        if not await self.slots.gate_open(execution_id):
+            return "execution_not_running"
         if _past(deadline):
             return "deadline_passed"
-        if time.monotonic() - gate_passed > GATE_RECHECK_SECONDS and not await self.slots.gate_open(execution_id):
-            return "execution_not_running"
         return ""
 
     async def _finish(self, attempt_id: str, outcome: CallOutcome, placing: CallRecord) -> CallRecord | None:

@@ -97,6 +97,7 @@ class CallRepository:
         self._finishes = Coalescer(self._finish_many)
         self._settled = Coalescer(self._mark_settled_many)
         self._releases = Coalescer(self._release_claims)
+        self._rejects = Coalescer(self._reject_many)
 
     async def claim(self, attempt: NewAttempt, owner: str, lease_seconds: float, stream_seq: int,
                     now: datetime) -> Claim:
@@ -200,17 +201,27 @@ class CallRepository:
 
     async def reject(self, attempt_id: str, owner: str, reason: str, stream_seq: int,
                      now: datetime, outcome: str = "rejected") -> CallRecord | None:
-        """No call for this request (outcome rejected or not_placed); a later request of the same
-        attempt id takes the record over. started_at stays empty: nothing was started."""
+        """No call for this request (outcome rejected or not_placed), before or right after the
+        record was made placing (the last check before the carrier failed); a later request of
+        the same attempt id takes the record over. started_at is emptied: nothing was started."""
+        return await self._rejects((attempt_id, owner, reason, stream_seq, now, outcome))
+
+    async def _reject_many(self, items: list[tuple]) -> list[CallRecord | None]:
         async with self.engine.begin() as conn:
-            row = (await conn.execute(text(f"""
-                UPDATE call_records SET state = 'rejected', outcome = :outcome, reason = :reason, started_at = NULL,
-                    rejections = rejections + 1, rejected_stream_seq = :seq, ended_at = :now,
-                    did_id = NULL, did_number = NULL, updated_at = now()
-                WHERE attempt_id = :attempt_id AND owner = :owner AND state = 'claimed'
-                RETURNING {_COLUMNS}"""), {"attempt_id": attempt_id, "owner": owner, "reason": reason,
-                                           "seq": stream_seq, "now": now, "outcome": outcome})).first()
-        return _record(row) if row else None
+            rows = (await conn.execute(text(f"""
+                UPDATE call_records c SET state = 'rejected', outcome = r.outcome, reason = r.reason,
+                    started_at = NULL, rejections = c.rejections + 1, rejected_stream_seq = r.seq,
+                    ended_at = r.ended, did_id = NULL, did_number = NULL, updated_at = now()
+                FROM unnest(CAST(:aids AS text[]), CAST(:owners AS text[]), CAST(:reasons AS text[]),
+                            CAST(:seqs AS bigint[]), CAST(:ended AS timestamptz[]), CAST(:outcomes AS text[]))
+                     AS r(aid, own, reason, seq, ended, outcome)
+                WHERE c.attempt_id = r.aid AND c.owner = r.own AND c.state IN ('claimed', 'placing')
+                RETURNING {_qualified("c")}"""), {
+                "aids": [i[0] for i in items], "owners": [i[1] for i in items], "reasons": [i[2] for i in items],
+                "seqs": [i[3] for i in items], "ended": [i[4] for i in items],
+                "outcomes": [i[5] for i in items]})).all()
+        by_attempt = {r.attempt_id: r for r in map(_record, rows)}
+        return [by_attempt.get(i[0]) for i in items]
 
     async def mark_placing(self, attempt_id: str, owner: str, did_id: str, did_number: str,
                            reservation_id: str, started_at: datetime) -> bool:
