@@ -94,6 +94,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     if s6:
         out.append(("6. Peak RSS, scenarios 1-2",
                     ", ".join(f"{name} {mb:.0f}" for name, mb in s6.items() if mb is not None) + " MB", "", "", ""))
+    s7 = results.get("pause_to_quiet")
+    if s7:
+        out.append((f"7. Pause to quiet, {s7['contacts']:,} dispatch",
+                    f"p50 {s7['latency_p50_seconds']:.2f} s, p99 {s7['latency_p99_seconds']:.2f} s "
+                    f"({s7['pauses']} pauses, {s7['pauses_with_calls_after_ack']} with calls after the answer)",
+                    f"pause answered in p50 {_fmt(s7['pause_answer_p50_ms'])} ms", "", "p99 <= 0.2 s"))
     return out
 
 

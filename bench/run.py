@@ -5,10 +5,12 @@ bench/results/latest.json.
     .venv/bin/python -m bench.run              # the full sizes (about 15 minutes on 2 cores)
     BENCH_SCALE=0.1 .venv/bin/python -m bench.run
     BENCH_SCENARIOS=1,2 .venv/bin/python -m bench.run
+    BENCH_SCALE=0.1 BENCH_SCENARIOS=7 .venv/bin/python -m bench.run   # pause-to-quiet only
 
 Sizes: BENCH_SCALE multiplies every size; BENCH_<NAME> sets one (LAUNCH_CONTACTS,
 DISPATCH_CONTACTS, EXECUTIONS, CONTACTS_EACH, LIVE_CONTACTS, LIVE_DUE, API_CONTACTS,
-RAW_MESSAGES). BENCH_CLOCK_SPEED sets the shared clock (default 5). BENCH_LOG_SLOW_MS=n logs
+RAW_MESSAGES, PAUSE_CONTACTS); BENCH_PAUSES (25) and BENCH_PAUSE_WAIT_SECONDS (2) set scenario 7's
+cycles and are not scaled. BENCH_CLOCK_SPEED sets the shared clock (default 5). BENCH_LOG_SLOW_MS=n logs
 statements slower than n ms in the bench's PostgreSQL log (the run's files are then kept, as
 with BENCH_KEEP=1; otherwise they are removed at the end).
 """
@@ -23,7 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import pause_quiet, scenarios
 from bench.harness import Bench, scale, sized
 from bench.procstats import peak_rss_mb
 from bench.report import machine, table
@@ -32,7 +34,7 @@ RESULTS = Path(__file__).parent / "results" / "latest.json"
 
 
 def _wanted() -> set[int]:
-    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6"
+    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6,7"
     return {int(x) for x in raw.split(",") if x.strip()}
 
 
@@ -80,6 +82,8 @@ def main() -> int:
             sized("LIVE_DUE", 10_000))
         run("api_under_load", 5, scenarios.api_under_load, bench, sized("API_CONTACTS", 50_000),
             int(os.environ.get("BENCH_API_WORKERS") or 4), 120.0)
+        run("pause_to_quiet", 7, pause_quiet.pause_to_quiet, bench, sized("PAUSE_CONTACTS", 100_000),
+            int(os.environ.get("BENCH_PAUSES") or 25), float(os.environ.get("BENCH_PAUSE_WAIT_SECONDS") or 2))
     finally:
         if failures and bench.system is not None:
             print(bench.system.logs()[-6000:], file=sys.stderr)
