@@ -131,7 +131,7 @@ class ExecutionService:
         log.info("execution launched", extra={"execution_id": execution_id, "program_id": program_id,
                                               "mode": row["mode"], "status": row["status"]})
         try:
-            row["program_confirmed"] = await self._confirm_program(row)
+            row["program_confirmed"] = await self._confirm_program(row, discard=True)
         except errors.ProgramNotFoundError:
             raise errors.ProgramStatusConflictError(
                 "Program status changed (concurrent operation): the program was deleted during the launch") from None
@@ -168,27 +168,31 @@ class ExecutionService:
                 json_format.ParseDict(row["trigger_condition"], program_pb2.TriggerCondition()))
         await rpc.call(self.clients.trigger.StartLiveExecution, request)
 
-    async def _confirm_program(self, row: Mapping[str, Any]) -> bool:
+    async def _confirm_program(self, row: Mapping[str, Any], *, discard: bool = False) -> bool:
         """Mark the program active; the execution dispatches nothing before this succeeded.
 
-        A program deleted since the launch read it cancels the execution (ProgramNotFoundError
-        is raised); the program service cancels an execution it can see when it deletes, so
-        whichever of the two commits first, no call starts. Any other failure leaves the
-        confirmation to the outbox (False)."""
+        A program deleted since the launch read it ends the execution (ProgramNotFoundError is
+        raised): `discard` (the launch, which then answers 409) deletes it, never dispatched;
+        otherwise (the outbox, after a crash) it is cancelled. The program service cancels an
+        execution it can see when it deletes, so whichever of the two commits first, no call
+        starts. Any other failure leaves the confirmation to the outbox (False)."""
         execution_id = str(row["id"])
         try:
-            await rpc.call(self.clients.program.MarkProgramActive, program_pb2.MarkProgramActiveRequest(
+            program = await rpc.call(self.clients.program.MarkProgramActive, program_pb2.MarkProgramActiveRequest(
                 organization_id=row["organization_id"], program_id=row["program_id"]))
+            if program.status == "archived":  # MarkProgramActive answers an archived program unchanged
+                raise errors.ProgramNotFoundError()
         except errors.NotFoundError:
             now = self.clock.now()
             async with self.engine.begin() as conn:
-                version = await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.CANCELLED, now,
-                                                            end=True)
-                if version:
-                    await repo.skip_pending(conn, execution_id, now)
-                await repo.mark_notified(conn, execution_id, launch=True)
-            log.warning("program deleted during its launch; execution cancelled",
-                        extra={"execution_id": execution_id})
+                if not (discard and await repo.discard_unconfirmed(conn, execution_id)):
+                    version = await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.CANCELLED, now,
+                                                                end=True)
+                    if version:
+                        await repo.skip_pending(conn, execution_id, now)
+                    await repo.mark_notified(conn, execution_id, launch=True)
+            log.warning("program deleted during its launch; execution ended before any call",
+                        extra={"execution_id": execution_id, "discarded": discard})
             raise errors.ProgramNotFoundError() from None
         except errors.DomainError as exc:
             log.warning("launch not confirmed yet", extra={"execution_id": execution_id, "error": exc.name})

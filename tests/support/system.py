@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,7 @@ class System:
         self.env = env
         self.group = ProcessGroup(env=env, log_dir=workdir / "logs")
         self.base_url = f"http://127.0.0.1:{env['PORT']}"
+        self._suspended: set[int] = set()  # pids stopped with SIGSTOP, continued before stop()
 
     def start(self, services: list[str] | None = None) -> System:
         """Start every service (or only `services`, for one context's integration tests)."""
@@ -102,6 +106,9 @@ class System:
         return self
 
     def stop(self) -> None:
+        for pid in list(self._suspended):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         self.group.stop_all()
         if hasattr(self, "http"):
             self.http.close()
@@ -120,6 +127,36 @@ class System:
         """Start a killed service again on its port and wait for its health check."""
         self.group.start(name, instance, port=port)
         self.group.wait_healthy()
+
+    def _pid(self, name: str, instance: int = 0) -> int:
+        """A service process, or the own NATS / Redis server ("nats", "redis": own_brokers=True)."""
+        if name in ("nats", "redis"):
+            server = getattr(self, name)
+            assert server is not None and server.proc is not None, f"no {name} server of this system's own"
+            return server.proc.pid
+        return self.group.find(name, instance).popen.pid
+
+    def suspend(self, name: str, instance: int = 0) -> None:
+        """SIGSTOP: the process keeps its sockets and state but does nothing, as in a long GC
+        pause or a frozen VM; its peers see it hang, not go away."""
+        pid = self._pid(name, instance)
+        os.kill(pid, signal.SIGSTOP)
+        self._suspended.add(pid)
+
+    def resume_process(self, name: str, instance: int = 0) -> None:
+        """SIGCONT a process stopped by suspend()."""
+        pid = self._pid(name, instance)
+        os.kill(pid, signal.SIGCONT)
+        self._suspended.discard(pid)
+
+    @contextlib.contextmanager
+    def suspended(self, name: str, instance: int = 0) -> Iterator[None]:
+        """Stopped for the body of the with-block, continued however it ends."""
+        self.suspend(name, instance)
+        try:
+            yield
+        finally:
+            self.resume_process(name, instance)
 
     def logs(self) -> str:
         out = []

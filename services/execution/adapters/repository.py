@@ -73,6 +73,18 @@ async def confirm_program(conn: AsyncConnection, execution_id: str) -> None:
                        {"id": execution_id})
 
 
+async def discard_unconfirmed(conn: AsyncConnection, execution_id: str) -> bool:
+    """Delete a launch the program service refused (never dispatched: unconfirmed), contacts first."""
+    locked = await conn.execute(text("""
+        SELECT 1 FROM executions WHERE id = CAST(:id AS uuid) AND NOT program_confirmed FOR UPDATE"""),
+        {"id": execution_id})
+    if locked.first() is None:
+        return False
+    await conn.execute(text("DELETE FROM execution_contacts WHERE execution_id = CAST(:id AS uuid)"), {"id": execution_id})
+    await conn.execute(text("DELETE FROM executions WHERE id = CAST(:id AS uuid)"), {"id": execution_id})
+    return True
+
+
 async def set_batch_total(conn: AsyncConnection, execution_id: str, total: int) -> None:
     await conn.execute(text("""
         UPDATE executions SET total_contacts = :n, contacts_pending = :n WHERE id = :id"""),
