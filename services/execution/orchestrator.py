@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,23 +189,29 @@ class Orchestrator:
             expired = await claims.take_expired(conn, list(executions), now)
             if not expired:
                 return
-            callable_ids = {e for e, row in executions.items() if self._may_call(row, now)}
-            again = [r for r in expired if str(r["execution_id"]) in callable_ids]
-            await self.gates.open({e: executions[e]["status_version"] for e in {str(r["execution_id"]) for r in again}})
+            # Per expired attempt: re-published (its execution may call now) or given back.
+            again: list[dict[str, Any]] = []
+            given_back: dict[str, list[int]] = defaultdict(list)
+            moves: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for r in expired:
+                execution = executions[str(r["execution_id"])]
+                if self._may_call(execution, now):
+                    again.append(r)
+                    continue
+                target = ct.SKIPPED if st.is_terminal(execution["status"]) else ct.PENDING
+                given_back[target].append(r["id"])
+                moves[str(r["execution_id"])].append((ct.IN_PROGRESS, target))
+            redialled = {str(r["execution_id"]) for r in again}
+            await self.gates.open({e: executions[e]["status_version"] for e in redialled})
             await claims.extend_leases(conn, [r["id"] for r in again], self._lease_until(now))
-            returned = [r for r in expired if str(r["execution_id"]) not in callable_ids]
-            moves: dict[str, list[tuple[str, str]]] = {}
-            for target in (ct.PENDING, ct.SKIPPED):
-                rows = [r for r in returned
-                        if (target == ct.SKIPPED) == st.is_terminal(executions[str(r["execution_id"])]["status"])]
-                await claims.give_back(conn, [r["id"] for r in rows], target, ct.LEASE_RETURNED, now)
-                for r in rows:
-                    moves.setdefault(str(r["execution_id"]), []).append((ct.IN_PROGRESS, target))
+            for target, ids in given_back.items():
+                await claims.give_back(conn, ids, target, ct.LEASE_RETURNED, now)
             await repo.apply_counter_deltas(conn, {e: ct.counter_deltas(m) for e, m in moves.items()}, now)
             await repo.mark_drained(conn, moves, now)
-            context = {e: {**executions[e], "not_after": self._deadline(executions[e], now)} for e in callable_ids}
-        if returned:
-            log.info("expired attempts given back: their execution cannot call now", extra={"count": len(returned)})
+            context = {e: {**executions[e], "not_after": self._deadline(executions[e], now)} for e in redialled}
+        if moves:
+            log.info("expired attempts given back: their execution cannot call now",
+                     extra={"count": sum(len(ids) for ids in given_back.values())})
         if not again:
             return
         # Same attempt id in the payload (the dialer de-duplicates by it); a fresh message id

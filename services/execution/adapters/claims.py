@@ -115,6 +115,8 @@ async def take_expired(conn: AsyncConnection, execution_ids: Sequence[str], now:
 
 
 async def extend_leases(conn: AsyncConnection, contact_ids: Sequence[int], lease_until: datetime) -> None:
+    if not contact_ids:
+        return
     await conn.execute(text("UPDATE execution_contacts SET lease_until = :lease WHERE id = ANY(CAST(:ids AS bigint[]))"),
                        {"ids": list(contact_ids), "lease": lease_until})
 
