@@ -80,7 +80,8 @@ async def discard_unconfirmed(conn: AsyncConnection, execution_id: str) -> bool:
         {"id": execution_id})
     if locked.first() is None:
         return False
-    await conn.execute(text("DELETE FROM execution_contacts WHERE execution_id = CAST(:id AS uuid)"), {"id": execution_id})
+    await conn.execute(text("DELETE FROM execution_contacts WHERE execution_id = CAST(:id AS uuid)"),
+                       {"id": execution_id})
     await conn.execute(text("DELETE FROM executions WHERE id = CAST(:id AS uuid)"), {"id": execution_id})
     return True
 
@@ -374,11 +375,10 @@ async def complete_finished(conn: AsyncConnection, now: datetime) -> list[str]:
 
 async def lock_unnotified(conn: AsyncConnection, limit: int = 20) -> list[dict[str, Any]]:
     """Executions whose after-commit side effects are not confirmed yet (outbox)."""
-    terminal = "(" + ", ".join(f"'{s}'" for s in st.TERMINAL) + ")"
     result = await conn.execute(text(f"""
         SELECT {EXECUTION_COLUMNS}, launch_notified, end_notified, program_confirmed FROM executions
         WHERE (NOT launch_notified AND inserted_at < now() - interval '5 seconds')
-           OR (NOT end_notified AND status IN {terminal})
+           OR (NOT end_notified AND status IN {TERMINAL_SQL})
         ORDER BY inserted_at LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"""), {"limit": limit})
     return [dict(r) for r in result.mappings()]
 
