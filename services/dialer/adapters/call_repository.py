@@ -202,8 +202,10 @@ class CallRepository:
     async def reject(self, attempt_id: str, owner: str, reason: str, stream_seq: int,
                      now: datetime, outcome: str = "rejected") -> CallRecord | None:
         """No call for this request (outcome rejected or not_placed), before or right after the
-        record was made placing (the last check before the carrier failed); a later request of
-        the same attempt id takes the record over. started_at is emptied: nothing was started."""
+        record was made placing (the last check before the carrier failed) — even if meanwhile
+        another dialer declared the call unknown, for this owner knows it never reached the
+        carrier. A later request of the same attempt id takes the record over. started_at is
+        emptied: nothing was started."""
         return await self._rejects((attempt_id, owner, reason, stream_seq, now, outcome))
 
     async def _reject_many(self, items: list[tuple]) -> list[CallRecord | None]:
@@ -215,7 +217,8 @@ class CallRepository:
                 FROM unnest(CAST(:aids AS text[]), CAST(:owners AS text[]), CAST(:reasons AS text[]),
                             CAST(:seqs AS bigint[]), CAST(:ended AS timestamptz[]), CAST(:outcomes AS text[]))
                      AS r(aid, own, reason, seq, ended, outcome)
-                WHERE c.attempt_id = r.aid AND c.owner = r.own AND c.state IN ('claimed', 'placing')
+                WHERE c.attempt_id = r.aid AND c.owner = r.own
+                  AND (c.state IN ('claimed', 'placing') OR (c.state = 'finished' AND c.outcome = 'unknown'))
                 RETURNING {_qualified("c")}"""), {
                 "aids": [i[0] for i in items], "owners": [i[1] for i in items], "reasons": [i[2] for i in items],
                 "seqs": [i[3] for i in items], "ended": [i[4] for i in items],

@@ -84,14 +84,17 @@ def given_back(attempt: int, execution_status: str, now: datetime) -> Decision:
 def late_result_applies(state: str, attempt: int, last_outcome: str | None, outcome: str,
                         result_attempt: int) -> bool:
     """Whether the result of attempt `result_attempt`, arriving for a contact no longer in progress,
-    still applies: only a real call outcome, and only while the contact has not been attempted
-    again — its attempt is still the unknown one, or one below a lease given back."""
-    if state == IN_PROGRESS or outcome not in CALL_OUTCOMES or outcome == UNKNOWN:
+    still applies: only while the contact has not been attempted again — its attempt is still the
+    unknown one, or one below a lease given back. After unknown, the truth wins either way: the
+    call's real outcome, or not_placed (the lost dialer had not handed it to the carrier, so the
+    attempt is given back). After a lease given back only a real outcome applies (the attempt
+    was already given back)."""
+    if state == IN_PROGRESS or outcome == UNKNOWN:
         return False
     if last_outcome == UNKNOWN:
-        return attempt == result_attempt
+        return attempt == result_attempt and outcome in (*CALL_OUTCOMES, NOT_PLACED)
     if last_outcome == LEASE_RETURNED:
-        return attempt == result_attempt - 1
+        return attempt == result_attempt - 1 and outcome in CALL_OUTCOMES
     return False
 
 

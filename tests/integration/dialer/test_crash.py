@@ -3,12 +3,15 @@ time; a stalled dialer that comes back replaces unknown with the call's real res
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
 
 import psycopg
 import pytest
 
+from kernel import db
+from services.dialer.adapters.call_repository import CallRepository, NewAttempt
 from tests.integration.dialer.helpers import Bus, Stubs, dial_request
 
 SIM_RULES = {"default": {"outcomes": ["answered"], "ringSeconds": 5, "talkSeconds": 6000, "digits": []},
@@ -84,3 +87,28 @@ def owner_instance(system, attempt_id: str) -> int:
         owner = conn.execute("SELECT owner FROM dialer.call_records WHERE attempt_id = %s", (attempt_id,)).fetchone()[0]
     pid = int(owner.split(":")[1])
     return next(i for i in range(2) if system.group.find("dialer", i).popen.pid == pid)
+
+
+async def test_owner_that_never_reached_the_carrier_corrects_unknown_to_not_placed(dialer):
+    """A dialer stalled after making its record placing but before the carrier: another declares
+    the call unknown; when it comes back its last check refuses the call, and the record says
+    what is true — not placed, nothing started — so the execution can give the attempt back."""
+    system, _ = dialer
+    engine = db.create_engine(system.database_url, "dialer", pool_size=2)
+    try:
+        calls = CallRepository(engine)
+        attempt = NewAttempt(f"{uuid.uuid4()}:c:1", str(uuid.uuid4()), str(uuid.uuid4()), "c", "+212600000009", 1)
+        now = system.now()
+        claim = await calls.claim(attempt, "dialer-a", 0.1, 1, now)
+        assert claim.kind == "place"
+        assert await calls.mark_placing(attempt.attempt_id, "dialer-a", str(uuid.uuid4()), "+212500000001",
+                                        attempt.attempt_id, now)
+        await asyncio.sleep(0.3)  # the lease runs out
+        lost = [r for r in await calls.finish_abandoned(now) if r.attempt_id == attempt.attempt_id]
+        assert [(r.outcome, r.reason) for r in lost] == [("unknown", "dialer_lost")]
+        assert await calls.reject(attempt.attempt_id, "dialer-b", "deadline_passed", 2, now, "not_placed") is None, \
+            "only the owner knows the call never started"
+        record = await calls.reject(attempt.attempt_id, "dialer-a", "deadline_passed", 2, now, "not_placed")
+        assert (record.state, record.outcome, record.started_at) == ("rejected", "not_placed", None)
+    finally:
+        await engine.dispose()

@@ -26,9 +26,13 @@ def test_real_result_after_a_lease_given_back_applies_to_the_attempt_given_back(
     assert not ct.late_result_applies(ct.PENDING, 1, ct.LEASE_RETURNED, ct.ANSWERED, 1)
 
 
-def test_no_call_is_not_a_late_result():
-    for outcome in (ct.UNKNOWN, ct.NOT_PLACED, "rejected"):
+def test_after_unknown_not_placed_gives_the_attempt_back_but_nothing_else_applies():
+    # The lost dialer comes back and says it never handed the call to the carrier.
+    assert ct.late_result_applies(ct.PENDING, 2, ct.UNKNOWN, ct.NOT_PLACED, 2)
+    for outcome in (ct.UNKNOWN, "rejected"):
         assert not ct.late_result_applies(ct.PENDING, 2, ct.UNKNOWN, outcome, 2)
+    # After a lease given back the attempt is already given back: not twice.
+    assert not ct.late_result_applies(ct.PENDING, 1, ct.LEASE_RETURNED, ct.NOT_PLACED, 2)
 
 
 @given(state=s.sampled_from(ct.STATES), attempt=s.integers(0, 5), last=s.sampled_from(
@@ -38,9 +42,9 @@ def test_a_late_result_never_applies_once_the_contact_was_attempted_again(state,
                                                                           result_attempt):
     applies = ct.late_result_applies(state, attempt, last, outcome, result_attempt)
     if applies:
-        assert state != ct.IN_PROGRESS and outcome in ct.CALL_OUTCOMES and outcome != ct.UNKNOWN
-        assert attempt in (result_attempt, result_attempt - 1)
-        assert last in (ct.UNKNOWN, ct.LEASE_RETURNED)
+        assert state != ct.IN_PROGRESS and outcome != ct.UNKNOWN
+        assert (last, attempt) in ((ct.UNKNOWN, result_attempt), (ct.LEASE_RETURNED, result_attempt - 1))
+        assert outcome in ct.CALL_OUTCOMES or (outcome == ct.NOT_PLACED and last == ct.UNKNOWN)
 
 
 @given(attempt=s.integers(1, 10), status=s.sampled_from(st.ALL))
