@@ -42,8 +42,12 @@ test-integration: setup
 test-e2e: setup
 	$(BIN)/python -m pytest -q tests/e2e
 
+# Guard rails: style (ruff), architecture (import-linter's contracts in pyproject.toml) and
+# types (mypy, strict on kernel/, campaign_rules/ and every domain/).
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m bench.run

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "outbound"
 DETAILS_KEY = "grpc-status-details-bin"
@@ -89,52 +89,45 @@ class UnavailableError(DomainError):
     default_message = "Service unavailable, try again"
 
 
-def _named(base: type[DomainError], name: str, message: str) -> type[DomainError]:
-    return type(name, (base,), {"name": name, "default_message": message})
-
-
-# The spec's error names, each a class so services can raise and tests can catch them.
-ProgramNotFoundError = _named(NotFoundError, "ProgramNotFoundError", "Program not found")
-ExecutionNotFoundError = _named(NotFoundError, "ExecutionNotFoundError", "Execution not found")
-DidNotFoundError = _named(NotFoundError, "DidNotFoundError", "DID not found")
-ContactNotFoundError = _named(NotFoundError, "ContactNotFoundError", "Contact not found")
-AudienceNotFoundError = _named(NotFoundError, "AudienceNotFoundError", "Audience not found")
-FlowNotFoundError = _named(NotFoundError, "FlowNotFoundError", "Flow not found")
-OrganizationNotFoundError = _named(NotFoundError, "OrganizationNotFoundError", "Organization not found")
-AttributeNotFoundError = _named(NotFoundError, "AttributeNotFoundError", "Custom attribute not found")
-ApiKeyNotFoundError = _named(NotFoundError, "ApiKeyNotFoundError", "API key not found")
-DidNotActiveError = _named(PreconditionError, "DidNotActiveError", "DID is not active")
-DidNotAccessibleError = _named(
-    PreconditionError, "DidNotAccessibleError", "DID is not available to this organization"
-)
-ExecutionAlreadyRunningError = _named(
-    PreconditionError, "ExecutionAlreadyRunningError", "Program already has a running execution"
-)
-AudienceEmptyError = _named(PreconditionError, "AudienceEmptyError", "Audience has no contacts")
-EmptyDidPoolError = _named(
-    PreconditionError, "EmptyDidPoolError", "All DIDs have been deleted since program creation"
-)
-InvalidExecutionStateError = _named(
-    PreconditionError, "InvalidExecutionStateError", "Execution is not in a state that allows this"
-)
-InsufficientCreditsError = _named(
-    PreconditionError, "InsufficientCreditsError", "Not enough credits available"
-)
-ProgramStatusConflictError = _named(
-    ConflictError, "ProgramStatusConflictError", "Program status changed (concurrent operation)"
-)
-
+# Every error by its public name: the base classes here, and each context's named errors
+# (its domain/errors.py) as that module is imported. A name this process does not know is
+# rebuilt as the base class of its status code, carrying the name.
 _BY_NAME: dict[str, type[DomainError]] = {
-    cls.name: cls
-    for cls in [
-        ValidationError, BadRequestException, UnauthorizedError, ConflictError, RateLimitedError,
-        UnavailableError, ProgramNotFoundError, ExecutionNotFoundError, DidNotFoundError,
-        ContactNotFoundError, AudienceNotFoundError, FlowNotFoundError, OrganizationNotFoundError,
-        AttributeNotFoundError, ApiKeyNotFoundError, DidNotActiveError, DidNotAccessibleError,
-        ExecutionAlreadyRunningError, AudienceEmptyError, EmptyDidPoolError, InvalidExecutionStateError,
-        InsufficientCreditsError, ProgramStatusConflictError,
-    ]
+    cls.name: cls for cls in [ValidationError, BadRequestException, UnauthorizedError, ConflictError,
+                              RateLimitedError, UnavailableError]
 }
+
+_BASE_BY_CODE: dict[grpc.StatusCode, type[DomainError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: ValidationError,
+    grpc.StatusCode.FAILED_PRECONDITION: PreconditionError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthorizedError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.ABORTED: ConflictError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimitedError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+}
+
+
+def named(base: type[DomainError], name: str, message: str) -> type[DomainError]:
+    """A named error of the spec (a class, so services raise it and tests catch it), registered so
+    that a status carrying its name comes back as it. Naming the same error twice answers the
+    same class: two contexts may both answer, say, ProgramNotFoundError."""
+    known = _BY_NAME.get(name)
+    if known is not None:
+        if not issubclass(known, base):
+            raise TypeError(f"{name} is already named with another base")
+        return known
+    cls = type(name, (base,), {"name": name, "default_message": message})
+    _BY_NAME[name] = cls
+    return cls
+
+
+def is_named(err: BaseException, name: str) -> bool:
+    """True when `err` is the domain error of that public name (how a context recognises another
+    context's error without importing it)."""
+    return isinstance(err, DomainError) and err.name == name
+
 
 # gRPC status → HTTP status; the gateway's only table.
 HTTP_STATUS = {
@@ -188,7 +181,7 @@ def from_rpc_error(exc: grpc.RpcError) -> DomainError:
                     field = info.metadata.get("field") or None
                     if cls is not None:
                         return cls(status.message, field=field)
-                    err = DomainError(status.message, field=field, name=info.reason)
+                    err = _BASE_BY_CODE.get(code, DomainError)(status.message, field=field, name=info.reason)
                     err.code = code
                     return err
     name = _FALLBACK_NAMES.get(code, "InternalError")
@@ -205,5 +198,29 @@ def http_status(err: DomainError) -> int:
 
 
 __all__ = [name for name in dir() if name.endswith(("Error", "Exception"))] + [
-    "from_rpc_error", "http_status", "to_status_proto", "to_trailing_metadata", "code_pb2",
+    "from_rpc_error", "http_status", "is_named", "named", "to_status_proto", "to_trailing_metadata",
 ]
+
+
+# Transitional: the named errors below move to the domain/errors.py of the context that raises
+# them; while they move, both names answer the same class (named() is idempotent).
+ProgramNotFoundError = named(NotFoundError, "ProgramNotFoundError", "Program not found")
+ExecutionNotFoundError = named(NotFoundError, "ExecutionNotFoundError", "Execution not found")
+DidNotFoundError = named(NotFoundError, "DidNotFoundError", "DID not found")
+ContactNotFoundError = named(NotFoundError, "ContactNotFoundError", "Contact not found")
+AudienceNotFoundError = named(NotFoundError, "AudienceNotFoundError", "Audience not found")
+FlowNotFoundError = named(NotFoundError, "FlowNotFoundError", "Flow not found")
+OrganizationNotFoundError = named(NotFoundError, "OrganizationNotFoundError", "Organization not found")
+AttributeNotFoundError = named(NotFoundError, "AttributeNotFoundError", "Custom attribute not found")
+ApiKeyNotFoundError = named(NotFoundError, "ApiKeyNotFoundError", "API key not found")
+DidNotActiveError = named(PreconditionError, "DidNotActiveError", "DID is not active")
+DidNotAccessibleError = named(PreconditionError, "DidNotAccessibleError", "DID is not available to this organization")
+ExecutionAlreadyRunningError = named(PreconditionError, "ExecutionAlreadyRunningError",
+                                     "Program already has a running execution")
+AudienceEmptyError = named(PreconditionError, "AudienceEmptyError", "Audience has no contacts")
+EmptyDidPoolError = named(PreconditionError, "EmptyDidPoolError", "All DIDs have been deleted since program creation")
+InvalidExecutionStateError = named(PreconditionError, "InvalidExecutionStateError",
+                                   "Execution is not in a state that allows this")
+InsufficientCreditsError = named(PreconditionError, "InsufficientCreditsError", "Not enough credits available")
+ProgramStatusConflictError = named(ConflictError, "ProgramStatusConflictError",
+                                   "Program status changed (concurrent operation)")

@@ -10,10 +10,15 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from kernel.errors import ValidationError
 from kernel.timefmt import InvalidTimestamp, parse_iso
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -64,3 +69,39 @@ def identifier(part: str) -> str:
 
 def _invalid() -> ValidationError:
     return ValidationError("cursor: invalid cursor", field="cursor")
+
+
+def text(part: str) -> str:
+    """A text part of a cursor's key (a phone number, a slug), as it was written."""
+    return part
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page to read: at most `limit` rows after the key `after` (None: from the start).
+    A repository reads `limit + 1` rows so that `page` can tell whether another page follows."""
+
+    limit: int
+    after: tuple[Any, ...] | None
+
+    @property
+    def fetch(self) -> int:
+        return self.limit + 1
+
+
+def request(limit: int, cursor: str, *parts: Callable[[str], Any]) -> PageRequest:
+    """Check the page size and read the cursor: one parser per part of the sort key
+    (`instant`, `identifier`, `text`), in sort order."""
+    key = decode(cursor, len(parts))
+    after = tuple(parse(part) for parse, part in zip(parts, key, strict=True)) if key is not None else None
+    return PageRequest(page_size(limit), after)
+
+
+def page(rows: Sequence[T], wanted: PageRequest, key: Callable[[T], tuple[str | datetime | uuid.UUID, ...]]
+         ) -> tuple[list[T], str]:
+    """The rows of the page (`rows` as read, up to `wanted.fetch`) and the next page's cursor,
+    "" on the last page."""
+    served = list(rows[: wanted.limit])
+    if len(rows) > wanted.limit and served:
+        return served, encode(*key(served[-1]))
+    return served, ""

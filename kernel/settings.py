@@ -35,6 +35,26 @@ class Settings:
     addresses: dict[str, str] = field(default_factory=dict)
     grpc_port: int | None = None
     db_pool_size: int = 10
+    # Execution: orchestrator pace, contact leases and how long a dial request may wait.
+    orchestrator_tick_seconds: float = 0.2
+    lease_seconds: float = 120.0
+    dial_request_ttl_seconds: float = 30.0
+    # Trigger: how long a claimed trigger waits for its publish before the sweeper takes it.
+    trigger_publish_lease_seconds: float = 15.0
+    # Dialer: which carrier places calls, and the simulated carrier's rules file.
+    carrier: str = "sim"
+    sim_carrier_rules: str = ""
+    # Gateway: request size and per-key rate limit (0 turns it off; burst defaults to twice the rate).
+    max_body_bytes: int = 2 * 1024 * 1024
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: float | None = None
+    # Every process's raw environment, for a context's own knobs read through `env`.
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def env(self, name: str, default: str = "") -> str:
+        """A variable of this process's environment as the settings read it ("" counts as unset)."""
+        value = self.raw.get(name)
+        return value if value not in (None, "") else default
 
     def address(self, service: str) -> str:
         return self.addresses[service]
@@ -60,6 +80,16 @@ def load() -> Settings:
         addresses=addresses,
         grpc_port=int(port) if port else None,
         db_pool_size=int(_env("DB_POOL_SIZE", "10")),
+        orchestrator_tick_seconds=float(_env("ORCHESTRATOR_TICK_SECONDS", "0.2")),
+        lease_seconds=float(_env("LEASE_SECONDS", "120")),
+        dial_request_ttl_seconds=float(_env("DIAL_REQUEST_TTL_SECONDS", "30")),
+        trigger_publish_lease_seconds=float(_env("TRIGGER_PUBLISH_LEASE_SECONDS", "15")),
+        carrier=_env("CARRIER", "sim").strip().lower(),
+        sim_carrier_rules=_env("SIM_CARRIER_RULES", ""),
+        max_body_bytes=int(_env("MAX_BODY_BYTES", str(2 * 1024 * 1024))),
+        rate_limit_per_second=float(_env("RATE_LIMIT_PER_SECOND", "100")),
+        rate_limit_burst=float(burst) if (burst := _env("RATE_LIMIT_BURST", "")) else None,
+        raw=dict(os.environ),
     )
 
 
