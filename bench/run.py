@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import pause_quiet, scenarios
+from bench import live_triggers, pause_quiet, scenarios
 from bench.harness import Bench, scale, sized
 from bench.procstats import peak_rss_mb
 from bench.report import machine, table
@@ -78,7 +78,7 @@ def main() -> int:
         run("many_executions", 3, scenarios.many_executions, bench, sized("EXECUTIONS", 1000),
             int(os.environ.get("BENCH_CONTACTS_EACH") or 100), s2.get("execution_cpu_seconds_per_1000"),
             s2.get("attempts_per_second_sustained") or s2.get("attempts_per_second_overall"))
-        run("live_triggers", 4, scenarios.live_triggers, bench, sized("LIVE_CONTACTS", 100_000),
+        run("live_triggers", 4, live_triggers.live_triggers, bench, sized("LIVE_CONTACTS", 100_000),
             sized("LIVE_DUE", 10_000))
         run("api_under_load", 5, scenarios.api_under_load, bench, sized("API_CONTACTS", 50_000),
             int(os.environ.get("BENCH_API_WORKERS") or 4), 120.0)
