@@ -2,82 +2,73 @@
 
 from __future__ import annotations
 
-from kernel import errors
-from kernel.timefmt import iso
 from outbound.account.v1 import account_pb2 as pb
 from outbound.account.v1 import account_pb2_grpc
-from services.account.domain.credits import Balance
-from services.account.service import AccountService, Organization
-
-
-def _credits(balance: Balance) -> pb.CreditBalance:
-    return pb.CreditBalance(balance=balance.balance, reserved=balance.reserved, available=balance.available)
-
-
-def _org(org: Organization) -> pb.Organization:
-    return pb.Organization(id=org.id, name=org.name, created_at=iso(org.created_at))
+from services.account.batches import ReservationBatches
+from services.account.entrypoints.mapping import (
+    credits_to_proto,
+    organization_to_proto,
+    reserve_items,
+    reserve_outcome,
+    settle_items,
+    settle_outcome,
+)
+from services.account.service import AccountService
 
 
 class AccountServicer(account_pb2_grpc.AccountServiceServicer):
-    def __init__(self, service: AccountService):
-        self.service = service
+    def __init__(self, service: AccountService, batches: ReservationBatches):
+        self._service = service
+        self._batches = batches
 
-    async def CreateOrganization(self, request, context):
-        created = await self.service.create_organization(request.name, request.credits)
-        return pb.CreateOrganizationResponse(organization=_org(created.organization), api_key=created.api_key,
-                                             api_key_id=created.api_key_id)
+    async def CreateOrganization(self, request: pb.CreateOrganizationRequest, context) -> pb.CreateOrganizationResponse:
+        created = await self._service.create_organization(request.name, request.credits)
+        return pb.CreateOrganizationResponse(organization=organization_to_proto(created.organization),
+                                             api_key=created.api_key, api_key_id=created.api_key_id)
 
-    async def GetOrganization(self, request, context):
-        return pb.GetOrganizationResponse(organization=_org(await self.service.get_organization(request.organization_id)))
+    async def GetOrganization(self, request: pb.GetOrganizationRequest, context) -> pb.GetOrganizationResponse:
+        org = await self._service.get_organization(request.organization_id)
+        return pb.GetOrganizationResponse(organization=organization_to_proto(org))
 
-    async def AuthenticateApiKey(self, request, context):
-        org_id, key_id = await self.service.authenticate(request.api_key)
+    async def AuthenticateApiKey(self, request: pb.AuthenticateApiKeyRequest,
+                                 context) -> pb.AuthenticateApiKeyResponse:
+        org_id, key_id = await self._service.authenticate(request.api_key)
         return pb.AuthenticateApiKeyResponse(organization_id=org_id, api_key_id=key_id)
 
-    async def CreateApiKey(self, request, context):
-        key = await self.service.create_api_key(request.organization_id, request.name)
+    async def CreateApiKey(self, request: pb.CreateApiKeyRequest, context) -> pb.CreateApiKeyResponse:
+        key = await self._service.create_api_key(request.organization_id, request.name)
         return pb.CreateApiKeyResponse(api_key_id=key.key_id, api_key=key.plaintext)
 
-    async def RevokeApiKey(self, request, context):
-        await self.service.revoke_api_key(request.api_key_id)
+    async def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context) -> pb.RevokeApiKeyResponse:
+        await self._service.revoke_api_key(request.api_key_id)
         return pb.RevokeApiKeyResponse()
 
-    async def GetCredits(self, request, context):
-        return pb.GetCreditsResponse(credits=_credits(await self.service.get_credits(request.organization_id)))
+    async def GetCredits(self, request: pb.GetCreditsRequest, context) -> pb.GetCreditsResponse:
+        return pb.GetCreditsResponse(credits=credits_to_proto(await self._service.get_credits(request.organization_id)))
 
-    async def AddCredits(self, request, context):
-        balance = await self.service.add_credits(request.organization_id, request.amount)
-        return pb.AddCreditsResponse(credits=_credits(balance))
+    async def AddCredits(self, request: pb.AddCreditsRequest, context) -> pb.AddCreditsResponse:
+        balance = await self._service.add_credits(request.organization_id, request.amount)
+        return pb.AddCreditsResponse(credits=credits_to_proto(balance))
 
-    async def ReserveCredits(self, request, context):
-        outcome = await self.service.reserve(request.organization_id, request.reservation_id, request.amount)
-        return pb.ReserveCreditsResponse(reserved=outcome.reserved, credits=_credits(outcome.credits))
+    async def ReserveCredits(self, request: pb.ReserveCreditsRequest, context) -> pb.ReserveCreditsResponse:
+        outcome = await self._service.reserve(request.organization_id, request.reservation_id, request.amount)
+        return pb.ReserveCreditsResponse(reserved=outcome.reserved, credits=credits_to_proto(outcome.credits))
 
-    async def SettleReservation(self, request, context):
-        outcome = await self.service.settle(request.reservation_id, request.amount)
-        return pb.SettleReservationResponse(credits=_credits(outcome.credits), charged=outcome.charged)
+    async def SettleReservation(self, request: pb.SettleReservationRequest, context) -> pb.SettleReservationResponse:
+        outcome = await self._service.settle(request.reservation_id, request.amount)
+        return pb.SettleReservationResponse(credits=credits_to_proto(outcome.credits), charged=outcome.charged)
 
-    async def ReleaseReservation(self, request, context):
-        balance = await self.service.release(request.reservation_id)
-        return pb.ReleaseReservationResponse(credits=_credits(balance))
+    async def ReleaseReservation(self, request: pb.ReleaseReservationRequest,
+                                 context) -> pb.ReleaseReservationResponse:
+        balance = await self._service.release(request.reservation_id)
+        return pb.ReleaseReservationResponse(credits=credits_to_proto(balance))
 
-    async def ReserveCreditsBatch(self, request, context):
-        answers = await self.service.reserve_many(
-            [(item.organization_id, item.reservation_id, item.amount) for item in request.items])
-        outcomes = []
-        for answer in answers:
-            if isinstance(answer, errors.DomainError):
-                outcomes.append(pb.ReserveCreditsOutcome(error=answer.name, error_message=answer.message))
-            else:
-                outcomes.append(pb.ReserveCreditsOutcome(reserved=answer.reserved, credits=_credits(answer.credits)))
-        return pb.ReserveCreditsBatchResponse(outcomes=outcomes)
+    async def ReserveCreditsBatch(self, request: pb.ReserveCreditsBatchRequest,
+                                  context) -> pb.ReserveCreditsBatchResponse:
+        answers = await self._batches.reserve_many(reserve_items(request))
+        return pb.ReserveCreditsBatchResponse(outcomes=[reserve_outcome(a) for a in answers])
 
-    async def SettleReservations(self, request, context):
-        answers = await self.service.settle_many([(item.reservation_id, item.amount) for item in request.items])
-        outcomes = []
-        for answer in answers:
-            if isinstance(answer, errors.DomainError):
-                outcomes.append(pb.SettleReservationOutcome(error=answer.name, error_message=answer.message))
-            else:
-                outcomes.append(pb.SettleReservationOutcome(charged=answer.charged, credits=_credits(answer.credits)))
-        return pb.SettleReservationsResponse(outcomes=outcomes)
+    async def SettleReservations(self, request: pb.SettleReservationsRequest,
+                                 context) -> pb.SettleReservationsResponse:
+        answers = await self._batches.settle_many(settle_items(request))
+        return pb.SettleReservationsResponse(outcomes=[settle_outcome(a) for a in answers])

@@ -6,7 +6,6 @@ them with the same Nats-Msg-Id, so JetStream drops any copy it already has.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -17,14 +16,16 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kernel import jetstream, logs
+from kernel import jetstream, logs, loops
 from kernel.timefmt import iso
 from outbound.audience.v1 import events_pb2
+from services.audience.adapters.rows import ContactRow
 
 log = logs.get("audience.events")
 
 RELAY_AFTER_SECONDS = 30
 RELAY_BATCH = 1000
+RELAY_EVERY_SECONDS = 5
 
 
 class PendingEvent:
@@ -36,7 +37,7 @@ class PendingEvent:
         self.payload = payload
 
 
-def contact_changed(kind: str, organization_id: str, contact: Any, changed: dict[str, Any],
+def contact_changed(kind: str, organization_id: str, contact: ContactRow, changed: dict[str, Any],
                     occurred_at: datetime) -> PendingEvent:
     event_id = uuid.uuid4()
     attrs = struct_pb2.Struct()
@@ -83,12 +84,11 @@ class EventPublisher:
             log.warning("event publish failed; the outbox relay will retry",
                         extra={"events": len(events), "error": repr(exc)})
 
-    async def relay_forever(self, stopping: asyncio.Event | None = None) -> None:
-        """Republish outbox rows older than RELAY_AFTER_SECONDS (their publisher died)."""
-        while stopping is None or not stopping.is_set():
-            published = await self.relay_once()
-            if published < RELAY_BATCH:
-                await asyncio.sleep(5)
+    async def relay_forever(self) -> None:
+        """Republish outbox rows older than RELAY_AFTER_SECONDS (their publisher died); a full batch
+        is followed by the next at once."""
+        await loops.every(RELAY_EVERY_SECONDS, self.relay_once, log=log, what="outbox relay",
+                          busy=lambda published: published >= RELAY_BATCH)
 
     async def relay_once(self) -> int:
         async with self.engine.begin() as conn:

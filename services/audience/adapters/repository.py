@@ -1,64 +1,66 @@
-"""SQL of the audience context. Functions take a connection; the caller owns the transaction."""
+"""SQL of the audience context. Functions take a connection; the caller owns the transaction.
+
+Every query is scoped by organization, or by an audience already found in it. Lists read
+`page.fetch` rows after `page.after` in their sort order (kernel.paging cuts the page)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.paging import PageRequest
+from services.audience.adapters.rows import (
+    AttributeRow,
+    AttributeValueRef,
+    AudienceRow,
+    ContactRef,
+    ContactRow,
+    MembershipChange,
+)
 from services.audience.domain.contacts import ValidContact
 
+PHONE_UNIQUE = "contacts_phone_unique"
+SLUG_UNIQUE = "attributes_slug_unique"
 
-@dataclass(frozen=True)
-class AttributeRow:
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    name: str
-    slug: str
-    type: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ContactRow:
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    phone: str
-    name: str | None
-    country: str
-    attributes: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class AudienceRow:
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    name: str
-    description: str
-    contact_count: int
-    created_at: datetime
-    updated_at: datetime
-
-
+_ATTRIBUTE_COLUMNS = "id, organization_id, name, slug, type, created_at"
 _CONTACT_COLUMNS = "id, organization_id, phone, name, country, attributes, created_at, updated_at"
 _AUDIENCE_COLUMNS = "id, organization_id, name, description, contact_count, created_at, updated_at"
+# Newest last, keyset on (created_at, id): the order of every organization-wide list.
+_AFTER_TIME_KEY = ("AND (CAST(:after_ts AS timestamptz) IS NULL "
+                   "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
+                   "ORDER BY created_at, id LIMIT :limit")
 
 
-def _contact(row: Any) -> ContactRow:
+def violates(exc: IntegrityError, constraint: str) -> bool:
+    """True when `exc` is the violation of that unique constraint."""
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
+
+
+def _time_page(org: uuid.UUID, page: PageRequest) -> dict[str, Any]:
+    after = page.after
+    return {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
+            "limit": page.fetch}
+
+
+def _contact(row: Row[Any]) -> ContactRow:
     return ContactRow(row.id, row.organization_id, row.phone, row.name, row.country, row.attributes,
                       row.created_at, row.updated_at)
 
 
-def _audience(row: Any) -> AudienceRow:
+def _audience(row: Row[Any]) -> AudienceRow:
     return AudienceRow(row.id, row.organization_id, row.name, row.description, row.contact_count,
                        row.created_at, row.updated_at)
+
+
+def _attribute(row: Row[Any]) -> AttributeRow:
+    return AttributeRow(row.id, row.organization_id, row.name, row.slug, row.type, row.created_at)
 
 
 # --- attributes ---
@@ -78,21 +80,28 @@ async def attribute_types(conn: AsyncConnection, org: uuid.UUID) -> dict[str, st
 
 async def get_attribute(conn: AsyncConnection, org: uuid.UUID, slug: str) -> AttributeRow | None:
     row = (await conn.execute(text(
-        "SELECT id, organization_id, name, slug, type, created_at FROM attributes "
-        "WHERE organization_id = :org AND slug = :slug"), {"org": org, "slug": slug})).first()
-    return AttributeRow(*row) if row else None
+        f"SELECT {_ATTRIBUTE_COLUMNS} FROM attributes WHERE organization_id = :org AND slug = :slug"),
+        {"org": org, "slug": slug})).first()
+    return _attribute(row) if row else None
 
 
-async def list_attributes(conn: AsyncConnection, org: uuid.UUID, after: tuple[datetime, uuid.UUID] | None,
-                          limit: int) -> list[AttributeRow]:
+async def list_attributes(conn: AsyncConnection, org: uuid.UUID, page: PageRequest) -> list[AttributeRow]:
     rows = await conn.execute(text(
-        "SELECT id, organization_id, name, slug, type, created_at FROM attributes "
-        "WHERE organization_id = :org AND (CAST(:after_ts AS timestamptz) IS NULL "
-        "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
-        "ORDER BY created_at, id LIMIT :limit"),
-        {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
-         "limit": limit})
-    return [AttributeRow(*r) for r in rows]
+        f"SELECT {_ATTRIBUTE_COLUMNS} FROM attributes WHERE organization_id = :org {_AFTER_TIME_KEY}"),
+        _time_page(org, page))
+    return [_attribute(r) for r in rows]
+
+
+async def attribute_value_refs(conn: AsyncConnection, org: uuid.UUID, slug: str, after: uuid.UUID | None,
+                               limit: int) -> list[AttributeValueRef]:
+    """The next `limit` contacts holding `slug`, by contact id after `after`."""
+    rows = await conn.execute(text(
+        "SELECT id, phone, name, country, attributes ->> :slug AS value FROM contacts "
+        "WHERE organization_id = :org AND attributes ? :slug "
+        "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
+        "ORDER BY id LIMIT :limit"),
+        {"org": org, "slug": slug, "after": after, "limit": limit})
+    return list(map(AttributeValueRef._make, rows))
 
 
 # --- contacts ---
@@ -126,15 +135,10 @@ async def get_contact(conn: AsyncConnection, org: uuid.UUID, contact_id: uuid.UU
     return _contact(row) if row else None
 
 
-async def list_contacts(conn: AsyncConnection, org: uuid.UUID, after: tuple[datetime, uuid.UUID] | None,
-                        limit: int) -> list[ContactRow]:
+async def list_contacts(conn: AsyncConnection, org: uuid.UUID, page: PageRequest) -> list[ContactRow]:
     rows = await conn.execute(text(
-        f"SELECT {_CONTACT_COLUMNS} FROM contacts "
-        "WHERE organization_id = :org AND (CAST(:after_ts AS timestamptz) IS NULL "
-        "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
-        "ORDER BY created_at, id LIMIT :limit"),
-        {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
-         "limit": limit})
+        f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE organization_id = :org {_AFTER_TIME_KEY}"),
+        _time_page(org, page))
     return [_contact(r) for r in rows]
 
 
@@ -156,18 +160,13 @@ async def delete_contact(conn: AsyncConnection, contact_id: uuid.UUID, now: date
     await conn.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": contact_id})
 
 
-async def lock_org_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """The ids that are this organization's contacts, key-share locked so none is deleted meanwhile."""
+async def org_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.UUID], *,
+                       key_share: bool = False) -> set[uuid.UUID]:
+    """The ids that are this organization's contacts; with `key_share`, locked so that none is
+    deleted before the transaction ends."""
     rows = await conn.execute(text(
-        "SELECT id FROM contacts WHERE organization_id = :org AND id = ANY(CAST(:ids AS uuid[])) FOR KEY SHARE"),
-        {"org": org, "ids": ids})
-    return {r.id for r in rows}
-
-
-async def org_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = await conn.execute(text(
-        "SELECT id FROM contacts WHERE organization_id = :org AND id = ANY(CAST(:ids AS uuid[]))"),
-        {"org": org, "ids": ids})
+        "SELECT id FROM contacts WHERE organization_id = :org AND id = ANY(CAST(:ids AS uuid[]))"
+        + (" FOR KEY SHARE" if key_share else "")), {"org": org, "ids": ids})
     return {r.id for r in rows}
 
 
@@ -189,21 +188,18 @@ async def get_audience(conn: AsyncConnection, org: uuid.UUID, audience_id: uuid.
     return _audience(row) if row else None
 
 
-async def list_audiences(conn: AsyncConnection, org: uuid.UUID, after: tuple[datetime, uuid.UUID] | None,
-                         limit: int) -> list[AudienceRow]:
+async def list_audiences(conn: AsyncConnection, org: uuid.UUID, page: PageRequest) -> list[AudienceRow]:
     rows = await conn.execute(text(
-        f"SELECT {_AUDIENCE_COLUMNS} FROM audiences "
-        "WHERE organization_id = :org AND (CAST(:after_ts AS timestamptz) IS NULL "
-        "  OR (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))) "
-        "ORDER BY created_at, id LIMIT :limit"),
-        {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
-         "limit": limit})
+        f"SELECT {_AUDIENCE_COLUMNS} FROM audiences WHERE organization_id = :org {_AFTER_TIME_KEY}"),
+        _time_page(org, page))
     return [_audience(r) for r in rows]
 
 
+# --- members ---
+
 async def add_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: list[uuid.UUID],
-                      now: datetime) -> tuple[int, int]:
-    """(members added, new contact count); members already there are left alone."""
+                      now: datetime) -> MembershipChange:
+    """Members already there are left alone."""
     row = (await conn.execute(text(
         "WITH added AS ("
         "  INSERT INTO audience_members (audience_id, contact_id, added_at) "
@@ -212,11 +208,11 @@ async def add_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: list[u
         "UPDATE audiences SET contact_count = contact_count + (SELECT count(*) FROM added), updated_at = :now "
         "WHERE id = :audience RETURNING (SELECT count(*) FROM added) AS added, contact_count"),
         {"audience": audience_id, "ids": ids, "now": now})).one()
-    return row.added, row.contact_count
+    return MembershipChange(row.added, row.contact_count)
 
 
 async def remove_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: list[uuid.UUID],
-                         now: datetime) -> tuple[int, int]:
+                         now: datetime) -> MembershipChange:
     row = (await conn.execute(text(
         "WITH removed AS ("
         "  DELETE FROM audience_members WHERE audience_id = :audience "
@@ -224,11 +220,11 @@ async def remove_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: lis
         "UPDATE audiences SET contact_count = contact_count - (SELECT count(*) FROM removed), updated_at = :now "
         "WHERE id = :audience RETURNING (SELECT count(*) FROM removed) AS removed, contact_count"),
         {"audience": audience_id, "ids": ids, "now": now})).one()
-    return row.removed, row.contact_count
+    return MembershipChange(row.removed, row.contact_count)
 
 
-async def list_members(conn: AsyncConnection, audience_id: uuid.UUID, after: uuid.UUID | None,
-                       limit: int) -> list[ContactRow]:
+async def list_members(conn: AsyncConnection, audience_id: uuid.UUID, page: PageRequest) -> list[ContactRow]:
+    """By contact id; `page.after` is the last contact id served."""
     rows = await conn.execute(text(
         "SELECT c.id, c.organization_id, c.phone, c.name, c.country, c.attributes, c.created_at, c.updated_at "
         "FROM (SELECT contact_id FROM audience_members WHERE audience_id = :audience "
@@ -236,18 +232,18 @@ async def list_members(conn: AsyncConnection, audience_id: uuid.UUID, after: uui
         "      ORDER BY contact_id LIMIT :limit) m "
         "CROSS JOIN LATERAL (SELECT * FROM contacts WHERE id = m.contact_id OFFSET 0) c "
         "ORDER BY m.contact_id"),
-        {"audience": audience_id, "after": after, "limit": limit})
+        {"audience": audience_id, "after": page.after[0] if page.after else None, "limit": page.fetch})
     return [_contact(r) for r in rows]
 
 
-async def member_refs(conn: AsyncConnection, audience_id: uuid.UUID, after: Any, limit: int, *,
-                      low: Any = None, high: Any = None) -> list[Any]:
-    """(id, phone, name, country) of the next `limit` members by contact id after `after`: the launch
-    snapshot's page; with `low`/`high`, only contact ids in [low, high)."""
+async def member_refs(conn: AsyncConnection, audience_id: uuid.UUID, after: str | None, limit: int, *,
+                      low: uuid.UUID | None = None, high: uuid.UUID | None = None) -> list[ContactRef]:
+    """The next `limit` members by contact id after `after`: a page of an audience stream; with
+    `low`/`high`, only contact ids in [low, high)."""
     bounds = "".join(clause for value, clause in (
         (after, "AND contact_id > CAST(:after AS uuid) "), (low, "AND contact_id >= CAST(:low AS uuid) "),
         (high, "AND contact_id < CAST(:high AS uuid) ")) if value is not None)
-    return (await conn.execute(text(
+    rows = await conn.execute(text(
         # The id as text: the stream sends it as a string anyway, and text is cheaper to read.
         "SELECT c.id::text AS id, c.phone, c.name, c.country FROM ("
         f"  SELECT contact_id FROM audience_members WHERE audience_id = :audience {bounds}"
@@ -255,14 +251,5 @@ async def member_refs(conn: AsyncConnection, audience_id: uuid.UUID, after: Any,
         # OFFSET 0 keeps this a per-row index lookup: flattened, the planner hashes the whole table.
         "CROSS JOIN LATERAL (SELECT id, phone, name, country FROM contacts WHERE id = m.contact_id OFFSET 0) c "
         "ORDER BY m.contact_id"),
-        {"audience": audience_id, "after": after, "low": low, "high": high, "limit": limit})).all()
-
-
-async def attribute_value_refs(conn: AsyncConnection, org: uuid.UUID, slug: str, after: uuid.UUID | None,
-                               limit: int) -> list[Any]:
-    return (await conn.execute(text(
-        "SELECT id, phone, name, country, attributes ->> :slug AS value FROM contacts "
-        "WHERE organization_id = :org AND attributes ? :slug "
-        "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
-        "ORDER BY id LIMIT :limit"),
-        {"org": org, "slug": slug, "after": after, "limit": limit})).all()
+        {"audience": audience_id, "after": after, "low": low, "high": high, "limit": limit})
+    return list(map(ContactRef._make, rows))

@@ -7,8 +7,12 @@ from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 from services.audience.adapters.events import EventPublisher
+from services.audience.adapters.range_reader import RangeReader
+from services.audience.attributes import Attributes
+from services.audience.audiences import Audiences
+from services.audience.contacts import Contacts
 from services.audience.entrypoints.grpc import AudienceServicer
-from services.audience.service import AudienceService
+from services.audience.membership import Membership
 
 
 async def main(settings: Settings) -> None:
@@ -20,8 +24,10 @@ async def main(settings: Settings) -> None:
     await jetstream.ensure_streams(js)
     runtime.on_close(lambda: jetstream.close(nc))
     publisher = EventPublisher(engine, js)
-    audience_pb2_grpc.add_AudienceServiceServicer_to_server(AudienceServicer(AudienceService(engine, publisher)),
-                                                            runtime.server)
+    reader = RangeReader(engine)
+    servicer = AudienceServicer(Attributes(engine, reader), Contacts(engine, publisher), Audiences(engine),
+                                Membership(engine, reader))
+    audience_pb2_grpc.add_AudienceServiceServicer_to_server(servicer, runtime.server)
     runtime.add_services([audience_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name])
-    runtime.add_background(lambda: publisher.relay_forever(runtime.stopping))
+    runtime.add_background(publisher.relay_forever)
     await runtime.run()

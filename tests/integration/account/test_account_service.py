@@ -12,6 +12,7 @@ import pytest
 from kernel import errors
 from outbound.account.v1 import account_pb2 as pb
 from outbound.account.v1 import account_pb2_grpc
+from services.account.domain.errors import ApiKeyNotFoundError, OrganizationNotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +79,9 @@ def test_rotation_and_revocation(account):
     assert who.organization_id == created.organization.id
     # Revoking again changes nothing; an unknown key id is named.
     call(stub.RevokeApiKey, pb.RevokeApiKeyRequest(api_key_id=created.api_key_id))
-    with pytest.raises(errors.ApiKeyNotFoundError):
+    with pytest.raises(ApiKeyNotFoundError):
         call(stub.RevokeApiKey, pb.RevokeApiKeyRequest(api_key_id="0000000000000000"))
-    with pytest.raises(errors.OrganizationNotFoundError):
+    with pytest.raises(OrganizationNotFoundError):
         call(stub.CreateApiKey, pb.CreateApiKeyRequest(organization_id=str(uuid.uuid4())))
 
 
@@ -103,9 +104,9 @@ def test_add_credits_validates(account):
     for amount in (0, -3):
         with pytest.raises(errors.ValidationError):
             call(stub.AddCredits, pb.AddCreditsRequest(organization_id=org, amount=amount))
-    with pytest.raises(errors.OrganizationNotFoundError):
+    with pytest.raises(OrganizationNotFoundError):
         call(stub.AddCredits, pb.AddCreditsRequest(organization_id=str(uuid.uuid4()), amount=5))
-    with pytest.raises(errors.OrganizationNotFoundError):
+    with pytest.raises(OrganizationNotFoundError):
         call(stub.GetCredits, pb.GetCreditsRequest(organization_id="not-a-uuid"))
     assert credits(stub, org).balance == 5
 
@@ -146,7 +147,7 @@ def test_reserve_settle_release_are_idempotent(account):
         with pytest.raises(errors.DomainError) as caught:
             call(method, request)
         assert caught.value.name == "NotFoundError" and caught.value.code == grpc.StatusCode.NOT_FOUND
-    with pytest.raises(errors.OrganizationNotFoundError):
+    with pytest.raises(OrganizationNotFoundError):
         call(stub.ReserveCredits, pb.ReserveCreditsRequest(organization_id=str(uuid.uuid4()),
                                                            reservation_id="r4", amount=1))
 

@@ -14,6 +14,7 @@ from google.protobuf import json_format, struct_pb2
 from kernel import errors
 from outbound.audience.v1 import audience_pb2 as pb
 from outbound.audience.v1 import audience_pb2_grpc, events_pb2
+from services.audience.domain.errors import AudienceNotFoundError, ContactNotFoundError
 from tests.support.system import wait_until
 
 
@@ -116,7 +117,7 @@ def test_contact_lifecycle_and_events(audience):
     assert not cleared.HasField("name")
 
     call(stub.DeleteContact, pb.DeleteContactRequest(organization_id=org, contact_id=created.id))
-    with pytest.raises(errors.ContactNotFoundError):
+    with pytest.raises(ContactNotFoundError):
         call(stub.GetContact, pb.GetContactRequest(organization_id=org, contact_id=created.id))
 
     seen = wait_until(lambda: (e := events_for(system, created.id)) and len(e) >= 4 and e, timeout=30,
@@ -175,18 +176,18 @@ def test_other_organizations_ids_are_not_found(audience):
     group = call(stub.CreateAudience, pb.CreateAudienceRequest(organization_id=org, name="A"))
     for method, request, error in [
         (stub.GetContact, pb.GetContactRequest(organization_id=intruder, contact_id=contact.id),
-         errors.ContactNotFoundError),
+         ContactNotFoundError),
         (stub.UpdateContact, pb.UpdateContactRequest(organization_id=intruder, contact_id=contact.id, name="x"),
-         errors.ContactNotFoundError),
+         ContactNotFoundError),
         (stub.DeleteContact, pb.DeleteContactRequest(organization_id=intruder, contact_id=contact.id),
-         errors.ContactNotFoundError),
+         ContactNotFoundError),
         (stub.GetAudience, pb.GetAudienceRequest(organization_id=intruder, audience_id=group.id),
-         errors.AudienceNotFoundError),
+         AudienceNotFoundError),
         (stub.AddAudienceMembers, pb.AudienceMembersRequest(organization_id=org, audience_id=group.id,
                                                             contact_ids=[str(uuid.uuid4())]),
-         errors.ContactNotFoundError),
+         ContactNotFoundError),
         (stub.GetContact, pb.GetContactRequest(organization_id=org, contact_id="not-a-uuid"),
-         errors.ContactNotFoundError),
+         ContactNotFoundError),
     ]:
         with pytest.raises(error):
             call(method, request)
@@ -250,7 +251,7 @@ def test_bulk_import_is_all_or_nothing(audience):
         call(stub.BulkImportContacts, pb.BulkImportContactsRequest(
             organization_id=org, contacts=[pb.ContactInput(phone=phone(i)) for i in range(10_001)]))
     assert caught.value.message.startswith("contacts: at most 10000")
-    with pytest.raises(errors.AudienceNotFoundError):
+    with pytest.raises(AudienceNotFoundError):
         call(stub.BulkImportContacts, pb.BulkImportContactsRequest(
             organization_id=org, contacts=[pb.ContactInput(phone=phone(1))], audience_id=str(uuid.uuid4())))
     assert not call(stub.ListContacts, pb.ListContactsRequest(organization_id=org)).contacts

@@ -1,0 +1,40 @@
+"""Proto ↔ domain for the account context."""
+
+from __future__ import annotations
+
+from kernel import errors
+from kernel.timefmt import iso
+from outbound.account.v1 import account_pb2 as pb
+from services.account.batches import ReserveItem, SettleItem
+from services.account.domain.credits import Balance
+from services.account.domain.organizations import Organization
+from services.account.domain.reservations import Reservation, Settlement
+
+
+def credits_to_proto(balance: Balance) -> pb.CreditBalance:
+    return pb.CreditBalance(balance=balance.balance, reserved=balance.reserved, available=balance.available)
+
+
+def organization_to_proto(org: Organization) -> pb.Organization:
+    return pb.Organization(id=org.id, name=org.name, created_at=iso(org.created_at))
+
+
+def reserve_items(request: pb.ReserveCreditsBatchRequest) -> list[ReserveItem]:
+    return [(item.organization_id, item.reservation_id, item.amount) for item in request.items]
+
+
+def settle_items(request: pb.SettleReservationsRequest) -> list[SettleItem]:
+    return [(item.reservation_id, item.amount) for item in request.items]
+
+
+def reserve_outcome(answer: Reservation | errors.DomainError) -> pb.ReserveCreditsOutcome:
+    """An item's answer: its outcome, or the name and message of its error."""
+    if isinstance(answer, errors.DomainError):
+        return pb.ReserveCreditsOutcome(error=answer.name, error_message=answer.message)
+    return pb.ReserveCreditsOutcome(reserved=answer.reserved, credits=credits_to_proto(answer.credits))
+
+
+def settle_outcome(answer: Settlement | errors.DomainError) -> pb.SettleReservationOutcome:
+    if isinstance(answer, errors.DomainError):
+        return pb.SettleReservationOutcome(error=answer.name, error_message=answer.message)
+    return pb.SettleReservationOutcome(charged=answer.charged, credits=credits_to_proto(answer.credits))

@@ -1,0 +1,70 @@
+"""The rows the audience context reads and writes, typed.
+
+Stream rows (ContactRef, AttributeValueRef) are named tuples rather than dataclasses: a launch
+streams an audience of a million contacts, and they are built from the database rows at the cost
+of one tuple each."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+
+@dataclass(frozen=True)
+class AttributeRow:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    slug: str
+    type: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    phone: str
+    name: str | None
+    country: str
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AudienceRow:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    description: str
+    contact_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    changed: int  # members added or removed
+    contact_count: int  # the audience's count after the change
+
+
+class ContactRef(NamedTuple):
+    """A member as an audience stream sends it (the id already as text)."""
+
+    id: str
+    phone: str
+    name: str | None
+    country: str
+
+
+class AttributeValueRef(NamedTuple):
+    """A contact holding a custom attribute, with the attribute's value as text."""
+
+    id: uuid.UUID
+    phone: str
+    name: str | None
+    country: str
+    value: str
