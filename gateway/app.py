@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,8 +23,6 @@ log = logs.get("gateway")
 
 HTTP_LATENCY = Histogram("outbound_http_request_seconds", "Gateway request time per route and status",
                          ["method", "route", "status"])
-
-MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(2 * 1024 * 1024)))
 
 _HTTP_NAMES = {400: "BadRequestException", 401: "UnauthorizedError", 404: "NotFoundError",
                405: "MethodNotAllowedError", 413: "PayloadTooLargeError", 415: "UnsupportedMediaTypeError",
@@ -64,12 +61,13 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 
 def create_app(settings: settings_module.Settings | None = None) -> FastAPI:
     settings = settings or settings_module.get()
-    tracing.setup("gateway")
+    tracing.setup("gateway", settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.clients = Clients(settings)
-        app.state.limiter = RateLimiter(settings.redis_url)
+        app.state.limiter = RateLimiter(settings.redis_url, settings.rate_limit_per_second,
+                                        settings.rate_limit_burst)
         yield
         await app.state.clients.close()
         await app.state.limiter.close()
@@ -114,7 +112,7 @@ def create_app(settings: settings_module.Settings | None = None) -> FastAPI:
 
     # Added first, so innermost: the 413 raised while a route reads its body reaches the app's
     # handlers as it is (the outer middlewares would wrap it in their task groups).
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def rate_limit(request: Request, call_next):

@@ -59,13 +59,6 @@ class ApiResponse(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-def to_json(message: Message) -> dict[str, Any]:
-    """Proto → dict with the API's camelCase names and every scalar present."""
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=False, always_print_fields_with_no_presence=True
-    )
-
-
 def to_proto(data: dict[str, Any], message: Message) -> Message:
     """dict with camelCase (or snake_case) names → proto; unknown names are refused upstream."""
     return json_format.ParseDict(data, message, ignore_unknown_fields=False)
@@ -74,11 +67,3 @@ def to_proto(data: dict[str, Any], message: Message) -> Message:
 def body(model: BaseModel) -> dict[str, Any]:
     """The fields a client actually sent, by their API names."""
     return model.model_dump(by_alias=True, exclude_unset=True)
-
-
-def empty_to_none(data: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """Proto strings have no null: map "" back to None for the API's nullable fields."""
-    for key in keys:
-        if data.get(key) == "":
-            data[key] = None
-    return data

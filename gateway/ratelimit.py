@@ -1,7 +1,7 @@
 """Per-API-key rate limit shared by every gateway replica (a token bucket in Redis).
 
-RATE_LIMIT_PER_SECOND (default 100) refills the bucket, RATE_LIMIT_BURST (default 200) is
-its size; 0 turns the limit off. If Redis cannot be reached the request is let through:
+RATE_LIMIT_PER_SECOND (default 100) refills the bucket, RATE_LIMIT_BURST (default twice the
+rate, at least 1) is its size; a rate of 0 turns the limit off. If Redis cannot be reached the request is let through:
 the limit protects the system, it must not become the reason it is down.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 
 import redis.asyncio as aioredis
@@ -42,9 +41,9 @@ return {allowed, tostring(wait)}
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str, rate: float | None = None, burst: float | None = None):
-        self.rate = float(os.environ.get("RATE_LIMIT_PER_SECOND", "100")) if rate is None else rate
-        self.burst = float(os.environ.get("RATE_LIMIT_BURST", str(max(1.0, self.rate * 2)))) if burst is None else burst
+    def __init__(self, redis_url: str, rate: float, burst: float | None = None):
+        self.rate = rate
+        self.burst = max(1.0, rate * 2) if burst is None else burst
         self._redis = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5) \
             if self.rate > 0 else None
         self._script = self._redis.register_script(_TOKEN_BUCKET) if self._redis else None

@@ -9,11 +9,11 @@ they agree; a process started alone anchors at its own start. With the defaults
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from kernel.timefmt import parse_iso
+from kernel import settings as settings_module
+from kernel.timefmt import iso, parse_iso
 
 
 class Clock:
@@ -25,13 +25,10 @@ class Clock:
         self._start = start or datetime.fromtimestamp(self._anchor, UTC)
 
     @classmethod
-    def from_env(cls) -> Clock:
-        speed = float(os.environ.get("CLOCK_SPEED") or 1)
-        start_raw = os.environ.get("CLOCK_START")
-        anchor_raw = os.environ.get("CLOCK_ANCHOR")
-        start = parse_iso(start_raw) if start_raw else None
-        anchor = float(anchor_raw) if anchor_raw else None
-        return cls(speed=speed, start=start, anchor=anchor)
+    def from_settings(cls, settings: settings_module.Settings) -> Clock:
+        """The clock the launcher set for this process (CLOCK_SPEED, CLOCK_START, CLOCK_ANCHOR)."""
+        start = parse_iso(settings.clock_start) if settings.clock_start else None
+        return cls(speed=settings.clock_speed, start=start, anchor=settings.clock_anchor)
 
     def now(self) -> datetime:
         elapsed = (time.time() - self._anchor) * self.speed
@@ -46,8 +43,6 @@ class Clock:
 
     def env(self) -> dict[str, str]:
         """Environment that makes a child process share this clock exactly."""
-        from kernel.timefmt import iso
-
         return {"CLOCK_SPEED": repr(self.speed), "CLOCK_START": iso(self._start), "CLOCK_ANCHOR": repr(self._anchor)}
 
 
@@ -57,5 +52,5 @@ _clock: Clock | None = None
 def get_clock() -> Clock:
     global _clock
     if _clock is None:
-        _clock = Clock.from_env()
+        _clock = Clock.from_settings(settings_module.get())
     return _clock

@@ -1,11 +1,13 @@
-"""SQLAlchemy 2 async engine per service, bound to the service's own schema."""
+"""SQLAlchemy 2 async engine per service, bound to the service's own schema; and what the
+database's refusals mean to a caller (the gRPC runtime asks `refused_value`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from psycopg import DataError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from kernel import errors
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -33,7 +35,11 @@ def create_engine(url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    async with engine.begin() as conn:
-        yield conn
+def refused_value(exc: Exception) -> errors.DomainError | None:
+    """A value the database refuses (NUL in text, a number out of its range) is the caller's:
+    a ValidationError quoting the first line of the refusal. None for any other exception.
+    The gRPC runtime asks this of every exception no use case turned into a domain error."""
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, DataError):
+        reason = str(exc.orig).splitlines()[0] if str(exc.orig) else "value refused by the database"
+        return errors.ValidationError(f"invalid value: {reason}")
+    return None

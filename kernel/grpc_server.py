@@ -11,22 +11,25 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from psycopg import DataError
-from sqlalchemy.exc import DBAPIError
 
-from kernel import errors, logs, metrics, tracing
+from kernel import db, errors, logs, metrics, tracing
 from kernel.settings import Settings
 
 log = logs.get("kernel.grpc")
 
 # Observers of each RPC's latency: (method, code, seconds). Metrics hook in here.
 RPC_OBSERVERS: list[Callable[[str, str, float], None]] = [metrics.observe_rpc]
+
+# Translators of an exception no use case turned into a domain error: each answers the domain
+# error it stands for, or None. The database's refusals are known to kernel.db, not here.
+ERROR_TRANSLATORS: list[Callable[[Exception], errors.DomainError | None]] = [db.refused_value]
 
 
 def _observe(method: str, code: str, started: float) -> None:
@@ -40,12 +43,13 @@ async def _abort(context: grpc.aio.ServicerContext, err: errors.DomainError) -> 
 
 
 def _unexpected(method: str, exc: Exception) -> errors.DomainError:
-    """An exception no use case turned into a domain error. A value the database refuses (NUL in
-    text, a number out of its range) is the caller's: INVALID_ARGUMENT. Anything else is logged
-    here and answered INTERNAL without its text, which may quote SQL and the request's data."""
-    if isinstance(exc, DBAPIError) and isinstance(exc.orig, DataError):
-        reason = str(exc.orig).splitlines()[0] if str(exc.orig) else "value refused by the database"
-        return errors.ValidationError(f"invalid value: {reason}")
+    """An exception no use case turned into a domain error: what a translator makes of it (a
+    value the database refuses is the caller's: INVALID_ARGUMENT). Anything else is logged here
+    and answered INTERNAL without its text, which may quote SQL and the request's data."""
+    for translate in ERROR_TRANSLATORS:
+        translated = translate(exc)
+        if translated is not None:
+            return translated
     if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
         raise exc
     log.exception("unexpected error", extra={"method": method})
@@ -53,7 +57,8 @@ def _unexpected(method: str, exc: Exception) -> errors.DomainError:
 
 
 @contextlib.asynccontextmanager
-async def _answering(method: str, carrier: dict[str, str], context: grpc.aio.ServicerContext):
+async def _answering(method: str, carrier: dict[str, str], context: grpc.aio.ServicerContext
+                     ) -> AsyncIterator[None]:
     """One RPC under way: its trace span, its latency by status, its errors as statuses."""
     started = time.perf_counter()
     code = "OK"
@@ -64,17 +69,18 @@ async def _answering(method: str, carrier: dict[str, str], context: grpc.aio.Ser
             code = err.code.name
             await _abort(context, err)
         except Exception as exc:
-            err = _unexpected(method, exc)
-            code = err.code.name
-            await _abort(context, err)
+            failure = _unexpected(method, exc)
+            code = failure.code.name
+            await _abort(context, failure)
         finally:
             _observe(method, code, started)
 
 
-class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
+class DomainErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     """The one place where domain errors become gRPC statuses with ErrorInfo."""
 
-    async def intercept_service(self, continuation, handler_call_details):
+    async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]],
+                                handler_call_details: Any) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
@@ -83,7 +89,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary:
             inner = handler.unary_unary
 
-            async def unary_unary(request, context):
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 async with _answering(method, carrier, context):
                     return await inner(request, context)
 
@@ -95,7 +101,7 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             inner_stream = handler.unary_stream
 
-            async def unary_stream(request, context):
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 async with _answering(method, carrier, context):
                     async for item in inner_stream(request, context):
                         yield item
@@ -115,7 +121,7 @@ class ServiceRuntime:
     """Runs one service: its gRPC server plus background loops (consumers, orchestrators)."""
 
     def __init__(self, name: str, settings: Settings):
-        tracing.setup(name)
+        tracing.setup(name, settings)
         self.name = name
         self.settings = settings
         self.server = grpc.aio.server(
@@ -142,11 +148,7 @@ class ServiceRuntime:
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         self._closers.append(closer)
 
-    @property
-    def stopping(self) -> asyncio.Event:
-        return self._stopping
-
-    async def _set_all(self, status) -> None:
+    async def _set_all(self, status: int) -> None:
         await self.health.set("", status)
         for name in self._service_names:
             await self.health.set(name, status)
@@ -160,7 +162,7 @@ class ServiceRuntime:
         self.port = self.server.add_insecure_port(f"0.0.0.0:{listen_port}")
         await self.server.start()
         # Metrics beside the gRPC port unless METRICS_PORT says otherwise (0 disables).
-        metrics_port = metrics.serve(self.port + 1000 if self.port + 1000 < 65536 else None)
+        metrics_port = metrics.serve(self.settings, self.port + 1000 if self.port + 1000 < 65536 else None)
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"port": self.port, "metrics_port": metrics_port, "grpc_service": self.name})
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -98,7 +99,7 @@ async def publish_each(js: JetStreamContext, items: Iterable[tuple[str, bytes, s
                        timeout: float = 10.0) -> list[Exception | None]:
     """Like publish_many, answering each item's failure (None when acknowledged), in order;
     an ack still missing after `timeout` seconds is a TimeoutError."""
-    futures: list[asyncio.Future] = []
+    futures: list[asyncio.Future[Any]] = []
     try:
         for subject, payload, msg_id in items:
             headers = {**tracing.inject(), "Nats-Msg-Id": msg_id}

@@ -1,12 +1,18 @@
-"""Structured JSON logging to stderr, one line per record."""
+"""Structured JSON logging to stderr, one line per record, with the current trace id.
+
+The trace id comes from the lookup kernel.tracing hands in when it is loaded (every process
+that makes spans loads it), so this module imports nothing of tracing.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
+from collections.abc import Callable
+
+from kernel import settings as settings_module
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
 # Keys whose values are never written, whatever logs them.
@@ -38,12 +44,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
-def _trace_id() -> str | None:
-    try:
-        from kernel.tracing import current_trace_id
-    except ImportError:
-        return None
-    return current_trace_id()
+def _no_trace() -> str | None:
+    return None
+
+
+_trace_id: Callable[[], str | None] = _no_trace
+
+
+def trace_ids(lookup: Callable[[], str | None]) -> None:
+    """Where log lines find the trace id of the current span (kernel.tracing calls this)."""
+    global _trace_id
+    _trace_id = lookup
 
 
 def configure(service: str, level: str | None = None) -> None:
@@ -51,7 +62,7 @@ def configure(service: str, level: str | None = None) -> None:
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    root.setLevel((level or settings_module.get().log_level).upper())
     for noisy in ("nats", "sqlalchemy.engine", "alembic", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics every service exposes on /metrics (METRICS_PORT).
+"""Prometheus metrics every service exposes on /metrics (settings.metrics_port).
 
 The metric objects live here so each context records into the same names; a process only
 exports what it touches. The gRPC runtime records RPC latency by itself.
@@ -6,11 +6,12 @@ exports what it touches. The gRPC runtime records RPC latency by itself.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from kernel import logs
+from kernel.settings import Settings
 
 log = logs.get("kernel.metrics")
 
@@ -38,20 +39,19 @@ def observe_rpc(method: str, code: str, seconds: float) -> None:
     GRPC_LATENCY.labels(method=method, code=code).observe(seconds)
 
 
-def redelivery_counter(consumer: str):
+def redelivery_counter(consumer: str) -> Callable[[int], None]:
     """A callback for jetstream.run_pull_consumer(on_redelivery=…)."""
     child = CONSUMER_REDELIVERIES.labels(consumer=consumer)
     return child.inc
 
 
-def serve(default_port: int | None = None) -> int | None:
+def serve(settings: Settings, default_port: int | None = None) -> int | None:
     """Start the /metrics HTTP endpoint on METRICS_PORT (or default_port); 0 disables it."""
-    raw = os.environ.get("METRICS_PORT")
-    port = int(raw) if raw else default_port
+    port = settings.metrics_port if settings.metrics_port is not None else default_port
     if not port:
         return None
     try:
-        start_http_server(port, addr=os.environ.get("METRICS_HOST", "0.0.0.0"))
+        start_http_server(port, addr=settings.metrics_host)
     except OSError as exc:  # a port clash must not take the service down
         log.warning("metrics endpoint not started", extra={"port": port, "error": str(exc)})
         return None

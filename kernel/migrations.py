@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 from kernel.db import sqlalchemy_url
 
@@ -19,7 +19,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 _LOCK_ID = 0x0B0B0B  # one advisory lock for all migrations of the database
 
 
-def _config(context: str, connection) -> Config:
+def _config(context: str, connection: Connection) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_ROOT / "services" / context / "migrations"))
     cfg.attributes["connection"] = connection

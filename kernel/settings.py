@@ -48,6 +48,19 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     rate_limit_per_second: float = 100.0
     rate_limit_burst: float | None = None
+    # Gateway: the HTTP address it listens on.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # Observability: the /metrics port (None: beside the gRPC port; 0 turns it off) and address,
+    # and where spans are exported ("none", "console" or "otlp").
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    otel_traces_exporter: str = "none"
+    # The shared clock (kernel.clock): speed, virtual start (ISO 8601, "" for now) and the real
+    # instant it is anchored at (epoch seconds; None for this process's start).
+    clock_speed: float = 1.0
+    clock_start: str = ""
+    clock_anchor: float | None = None
     # Every process's raw environment, for a context's own knobs read through `env`.
     raw: dict[str, str] = field(default_factory=dict)
 
@@ -89,6 +102,14 @@ def load() -> Settings:
         max_body_bytes=int(_env("MAX_BODY_BYTES", str(2 * 1024 * 1024))),
         rate_limit_per_second=float(_env("RATE_LIMIT_PER_SECOND", "100")),
         rate_limit_burst=float(burst) if (burst := _env("RATE_LIMIT_BURST", "")) else None,
+        http_host=_env("HOST", "127.0.0.1"),
+        http_port=int(_env("PORT", "8080")),
+        metrics_port=int(metrics) if (metrics := _env("METRICS_PORT", "")) else None,
+        metrics_host=_env("METRICS_HOST", "0.0.0.0"),
+        otel_traces_exporter=_env("OTEL_TRACES_EXPORTER", "none").lower(),
+        clock_speed=float(_env("CLOCK_SPEED", "1")),
+        clock_start=_env("CLOCK_START", ""),
+        clock_anchor=float(anchor) if (anchor := _env("CLOCK_ANCHOR", "")) else None,
         raw=dict(os.environ),
     )
 

@@ -2,12 +2,12 @@
 
 Spans are always made, so context flows from the gateway through every service and event;
 they are exported only when OTEL_TRACES_EXPORTER names an exporter ("console", or "otlp"
-when opentelemetry-exporter-otlp is installed). Off by default.
+when opentelemetry-exporter-otlp is installed). Off by default. Log lines carry the trace id
+of the current span: this module hands logs its lookup (logs imports nothing of tracing).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -18,18 +18,19 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from kernel import logs
+from kernel import settings as settings_module
 
 log = logs.get("kernel.tracing")
 _configured = False
 
 
-def setup(service: str) -> None:
+def setup(service: str, settings: settings_module.Settings | None = None) -> None:
     global _configured
     if _configured:
         return
     _configured = True
     provider = TracerProvider(resource=Resource.create({"service.name": f"outbound-{service}"}))
-    exporter_name = (os.environ.get("OTEL_TRACES_EXPORTER") or "none").lower()
+    exporter_name = (settings or settings_module.get()).otel_traces_exporter.lower()
     if exporter_name == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter_name == "otlp":
@@ -42,7 +43,7 @@ def setup(service: str) -> None:
     trace.set_tracer_provider(provider)
 
 
-def tracer():
+def tracer() -> trace.Tracer:
     return trace.get_tracer("outbound")
 
 
@@ -58,7 +59,8 @@ def grpc_metadata() -> tuple[tuple[str, str], ...]:
 
 
 @contextmanager
-def span_from(carrier: Mapping[str, str] | None, name: str, kind=trace.SpanKind.SERVER) -> Iterator[trace.Span]:
+def span_from(carrier: Mapping[str, str] | None, name: str,
+              kind: trace.SpanKind = trace.SpanKind.SERVER) -> Iterator[trace.Span]:
     """A span whose parent is the context in `carrier` (headers or metadata)."""
     parent = propagate.extract(dict(carrier or {}))
     token = otel_context.attach(parent)
@@ -72,3 +74,6 @@ def span_from(carrier: Mapping[str, str] | None, name: str, kind=trace.SpanKind.
 def current_trace_id() -> str | None:
     span_context = trace.get_current_span().get_span_context()
     return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
+logs.trace_ids(current_trace_id)

@@ -7,7 +7,6 @@ import json
 import sys
 
 import grpc
-from google.protobuf import json_format
 
 from kernel import errors
 from kernel import settings as settings_module
@@ -107,4 +106,4 @@ def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> d
         return _did(stub.DeleteDid(dialer_pb2.DeleteDidRequest(id=args.id), timeout=30))
 
 
-__all__ = ["add_parser", "run", "json_format"]
+__all__ = ["add_parser", "run"]

@@ -9,7 +9,6 @@ its API key. Ctrl-C stops everything.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from pathlib import Path
@@ -17,32 +16,31 @@ from pathlib import Path
 import grpc
 
 from kernel import migrations
+from kernel import settings as settings_module
 from kernel.clock import Clock
-from kernel.devservers import Nats, Postgres, Redis
+from outbound_cli.devservers import Nats, Postgres, Redis
 from outbound_cli.supervisor import ProcessGroup
 
-RUN_DIR = Path(os.environ.get("OUTBOUND_RUN_DIR", ".run"))
-BASE_PORT = int(os.environ.get("GRPC_BASE_PORT", "50051"))
 
-
-def _servers(stack: list) -> dict[str, str]:
+def _servers(settings: settings_module.Settings, run_dir: Path, stack: list) -> dict[str, str]:
+    """The servers' URLs: those the environment names, or servers of ours started in `run_dir`."""
     urls = {}
-    if os.environ.get("DATABASE_URL"):
-        urls["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if settings.env("DATABASE_URL"):
+        urls["DATABASE_URL"] = settings.database_url
     else:
-        pg = Postgres(RUN_DIR / "postgres", durable=True).start()
+        pg = Postgres(run_dir / "postgres", durable=True).start()
         stack.append(pg)
         urls["DATABASE_URL"] = pg.create_database("outbound")
-    if os.environ.get("REDIS_URL"):
-        urls["REDIS_URL"] = os.environ["REDIS_URL"]
+    if settings.env("REDIS_URL"):
+        urls["REDIS_URL"] = settings.redis_url
     else:
-        redis = Redis(RUN_DIR / "redis", durable=True).start()
+        redis = Redis(run_dir / "redis", durable=True).start()
         stack.append(redis)
         urls["REDIS_URL"] = redis.url()
-    if os.environ.get("NATS_URL"):
-        urls["NATS_URL"] = os.environ["NATS_URL"]
+    if settings.env("NATS_URL"):
+        urls["NATS_URL"] = settings.nats_url
     else:
-        nats = Nats(RUN_DIR / "nats").start()
+        nats = Nats(run_dir / "nats").start()
         stack.append(nats)
         urls["NATS_URL"] = nats.url()
     return urls
@@ -76,28 +74,31 @@ def create_demo(env: dict[str, str]) -> dict:
 
 
 def run_local() -> int:
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    settings = settings_module.get()
+    run_dir = Path(settings.env("OUTBOUND_RUN_DIR", ".run"))
+    base_port = int(settings.env("GRPC_BASE_PORT", "50051"))
+    run_dir.mkdir(parents=True, exist_ok=True)
     stack: list = []
     group: ProcessGroup | None = None
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        urls = _servers(stack)
+        urls = _servers(settings, run_dir, stack)
         print("applying migrations…", flush=True)
         migrations.upgrade(urls["DATABASE_URL"])
-        port = os.environ.get("PORT", "8080")
-        env = {**urls, **ProcessGroup.addresses(BASE_PORT), "PORT": port}
-        env.update(Clock.from_env().env())
-        group = ProcessGroup(env=env, log_dir=RUN_DIR / "logs")
+        port = str(settings.http_port)
+        env = {**urls, **ProcessGroup.addresses(base_port), "PORT": port}
+        env.update(Clock.from_settings(settings).env())
+        group = ProcessGroup(env=env, log_dir=run_dir / "logs")
         group.start_all()
-        demo_file = RUN_DIR / "demo.json"
+        demo_file = run_dir / "demo.json"
         if not demo_file.exists():
             demo_file.write_text(json.dumps(create_demo(env), indent=2))
         demo = json.loads(demo_file.read_text())
         base = f"http://127.0.0.1:{port}/api"
         print(f"""
-Outbound is running on {base}  (logs in {RUN_DIR / 'logs'}, Ctrl-C to stop)
+Outbound is running on {base}  (logs in {run_dir / 'logs'}, Ctrl-C to stop)
 
   demo organization: {demo['organizationId']}
   demo API key:      {demo['apiKey']}

@@ -31,13 +31,9 @@ def serve(name: str) -> None:
 
 
 def serve_gateway(settings: settings_module.Settings) -> None:
-    import os
-
     import uvicorn
 
     from gateway.app import create_app
 
-    port = int(os.environ.get("PORT", "8080"))
-    host = os.environ.get("HOST", "127.0.0.1")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning",
                 timeout_graceful_shutdown=int(settings.grace_seconds))

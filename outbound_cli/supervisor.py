@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kernel.devservers import free_port, wait_for_port
+from outbound_cli.devservers import free_port, wait_for_port
 from outbound_cli.serve import SERVICES
 
 

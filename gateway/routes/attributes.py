@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiModel, ApiResponse
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.audience.v1 import audience_pb2 as pb
 
 router = APIRouter(tags=["custom attributes"])
@@ -45,11 +46,10 @@ async def create_attribute(payload: AttributeCreate, org: str = Depends(organiza
 
 
 @router.get("/custom-attributes", response_model=list[AttributeResponse])
-async def list_attributes(response: Response, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+async def list_attributes(response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                           org: str = Depends(organization_id),
                           c: Clients = Depends(clients)) -> list[AttributeResponse]:
     answer = await call(c.audience.ListAttributes, pb.ListAttributesRequest(
         organization_id=org, page_size=limit, page_token=cursor or ""))
-    if answer.next_page_token:
-        response.headers["X-Next-Cursor"] = answer.next_page_token
+    next_page(response, answer.next_page_token)
     return [attribute_json(a) for a in answer.attributes]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiModel, ApiResponse
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from gateway.routes.contacts import ContactResponse, contact_json
 from outbound.audience.v1 import audience_pb2 as pb
 
@@ -56,13 +57,12 @@ async def create_audience(payload: AudienceCreate, org: str = Depends(organizati
 
 
 @router.get("/audiences", response_model=list[AudienceResponse], description="Oldest first.")
-async def list_audiences(response: Response, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+async def list_audiences(response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                          org: str = Depends(organization_id),
                          c: Clients = Depends(clients)) -> list[AudienceResponse]:
     answer = await call(c.audience.ListAudiences, pb.ListAudiencesRequest(
         organization_id=org, page_size=limit, page_token=cursor or ""))
-    if answer.next_page_token:
-        response.headers["X-Next-Cursor"] = answer.next_page_token
+    next_page(response, answer.next_page_token)
     return [audience_json(a) for a in answer.audiences]
 
 
@@ -92,11 +92,10 @@ async def remove_members(audience_id: str, payload: AudienceMembers, org: str = 
 
 
 @router.get("/audiences/{audience_id}/contacts", response_model=list[ContactResponse])
-async def list_members(audience_id: str, response: Response, limit: int = Query(100, ge=1, le=1000),
-                       cursor: str | None = None, org: str = Depends(organization_id),
+async def list_members(audience_id: str, response: Response, limit: Limit = DEFAULT_LIMIT,
+                       cursor: Cursor = None, org: str = Depends(organization_id),
                        c: Clients = Depends(clients)) -> list[ContactResponse]:
     answer = await call(c.audience.ListAudienceMembers, pb.ListAudienceMembersRequest(
         organization_id=org, audience_id=audience_id, page_size=limit, page_token=cursor or ""))
-    if answer.next_page_token:
-        response.headers["X-Next-Cursor"] = answer.next_page_token
+    next_page(response, answer.next_page_token)
     return [contact_json(x) for x in answer.contacts]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiResponse
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.dialer.v1 import dialer_pb2
 from outbound.execution.v1 import execution_pb2
 
@@ -32,8 +33,8 @@ def _none(value: str) -> str | None:
 
 
 @router.get("/program-executions/{execution_id}/calls", response_model=list[CallResponse])
-async def list_execution_calls(execution_id: str, response: Response, limit: int = Query(100, ge=1, le=1000),
-                               cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+async def list_execution_calls(execution_id: str, response: Response, limit: Limit = DEFAULT_LIMIT,
+                               cursor: Cursor = None,
                                org: str = Depends(organization_id),
                                stubs: Clients = Depends(clients)) -> list[CallResponse]:
     """Finished calls of the execution in the order they were placed; `nodeIds` are the flow
@@ -43,8 +44,7 @@ async def list_execution_calls(execution_id: str, response: Response, limit: int
         organization_id=org, execution_id=execution_id))
     answer = await call(stubs.dialer.ListCalls, dialer_pb2.ListCallsRequest(
         organization_id=org, execution_id=execution_id, page_size=limit, page_token=cursor or ""))
-    if answer.next_page_token:
-        response.headers["X-Next-Cursor"] = answer.next_page_token
+    next_page(response, answer.next_page_token)
     return [
         CallResponse(id=c.id, contact_id=c.contact_id, phone=c.phone, attempt=c.attempt,
                      did_number=_none(c.did_number), outcome=c.outcome, started_at=_none(c.started_at),

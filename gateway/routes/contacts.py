@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from google.protobuf import json_format, struct_pb2
 from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiModel, ApiResponse
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from kernel import errors
 from outbound.audience.v1 import audience_pb2 as pb
 
@@ -102,12 +103,11 @@ async def bulk_import(payload: BulkImport, org: str = Depends(organization_id),
 
 
 @router.get("/contacts", response_model=list[ContactResponse], description="Oldest first.")
-async def list_contacts(response: Response, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None,
+async def list_contacts(response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                         org: str = Depends(organization_id), c: Clients = Depends(clients)) -> list[ContactResponse]:
     answer = await call(c.audience.ListContacts, pb.ListContactsRequest(
         organization_id=org, page_size=limit, page_token=cursor or ""))
-    if answer.next_page_token:
-        response.headers["X-Next-Cursor"] = answer.next_page_token
+    next_page(response, answer.next_page_token)
     return [contact_json(x) for x in answer.contacts]
 
 

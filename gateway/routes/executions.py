@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Response
 from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiModel, ApiResponse, Int32
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.execution.v1 import execution_pb2 as pb
 from outbound.program.v1 import program_pb2
 
@@ -105,8 +106,8 @@ async def launch_program(program_id: str, org: str = Depends(organization_id),
 
 
 @router.get("/programs/{program_id}/executions", response_model=list[ExecutionResponse])
-async def list_program_executions(program_id: str, response: Response, limit: int = Query(100, ge=1, le=1000),
-                                  cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+async def list_program_executions(program_id: str, response: Response, limit: Limit = DEFAULT_LIMIT,
+                                  cursor: Cursor = None,
                                   org: str = Depends(organization_id),
                                   stubs: Clients = Depends(clients)) -> list[dict[str, Any]]:
     """Every execution of the program (archived programs included), newest first."""
@@ -114,21 +115,18 @@ async def list_program_executions(program_id: str, response: Response, limit: in
         organization_id=org, program_id=program_id, include_archived=True))
     answer = await call(stubs.execution.ListExecutions, pb.ListExecutionsRequest(
         organization_id=org, program_id=program_id, limit=limit, cursor=cursor or ""))
-    if answer.next_cursor:
-        response.headers["X-Next-Cursor"] = answer.next_cursor
+    next_page(response, answer.next_cursor)
     return [execution_json(e) for e in answer.executions]
 
 
 @router.get("/program-executions", response_model=list[ExecutionResponse])
-async def list_active_executions(response: Response, limit: int = Query(100, ge=1, le=1000),
-                                 cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+async def list_active_executions(response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                                  org: str = Depends(organization_id),
                                  stubs: Clients = Depends(clients)) -> list[dict[str, Any]]:
     """The organization's active executions (scheduled, running, paused*), newest first."""
     answer = await call(stubs.execution.ListExecutions, pb.ListExecutionsRequest(
         organization_id=org, active_only=True, limit=limit, cursor=cursor or ""))
-    if answer.next_cursor:
-        response.headers["X-Next-Cursor"] = answer.next_cursor
+    next_page(response, answer.next_cursor)
     return [execution_json(e) for e in answer.executions]
 
 

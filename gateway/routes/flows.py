@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiModel, ApiResponse, Int32
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.dialer.v1 import dialer_pb2
 
 router = APIRouter(tags=["flows"])
@@ -97,15 +98,13 @@ async def create_flow(request: CreateFlowRequest, org: str = Depends(organizatio
 
 
 @router.get("/flows", response_model=list[FlowResponse], response_model_exclude_unset=True)
-async def list_flows(response: Response, limit: int = Query(100, ge=1, le=1000),
-                     cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+async def list_flows(response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                      org: str = Depends(organization_id), stubs: Clients = Depends(clients)) -> list[FlowResponse]:
     """The organization's flows, oldest first. The next page's cursor is in the
     `X-Next-Cursor` header (absent on the last page)."""
     answer = await call(stubs.flows.ListFlows, dialer_pb2.ListFlowsRequest(
         organization_id=org, limit=limit, cursor=cursor or ""))
-    if answer.next_cursor:
-        response.headers["X-Next-Cursor"] = answer.next_cursor
+    next_page(response, answer.next_cursor)
     return [flow_json(f) for f in answer.flows]
 
 

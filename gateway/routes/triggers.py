@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -10,13 +9,17 @@ from fastapi import APIRouter, Depends, Query, Response
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiResponse
-from kernel import errors
+from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
+from kernel import errors, ids
 from outbound.program.v1 import program_pb2
 from outbound.trigger.v1 import trigger_pb2
 
 router = APIRouter(tags=["programs"])
 
 TriggerStatus = Literal["pending", "triggered", "cancelled"]
+
+# Answered before asking the program service, for a path id that cannot name a program.
+ProgramNotFoundError = errors.named(errors.NotFoundError, "ProgramNotFoundError", "Program not found")
 
 
 class ContactTriggerResponse(ApiResponse):
@@ -47,21 +50,17 @@ async def list_triggers(
     program_id: str,
     response: Response,
     status: TriggerStatus | None = Query(None, description="pending | triggered | cancelled"),
-    limit: int = Query(100, ge=1, le=1000),
-    cursor: str | None = Query(None),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
     org: str = Depends(organization_id),
     stubs: Clients = Depends(clients),
 ) -> list[ContactTriggerResponse]:
-    try:
-        uuid.UUID(program_id)
-    except ValueError:
-        raise errors.ProgramNotFoundError() from None
+    ids.parse(program_id, ProgramNotFoundError)
     program = await call(stubs.program.GetProgram, program_pb2.GetProgramRequest(
         organization_id=org, program_id=program_id, include_archived=True))
     if program.mode != "live":
         raise errors.BadRequestException("Program is not in live mode")
     answer = await call(stubs.trigger.ListTriggers, trigger_pb2.ListTriggersRequest(
         organization_id=org, program_id=program_id, status=status or "", limit=limit, cursor=cursor or ""))
-    if answer.next_cursor:
-        response.headers["X-Next-Cursor"] = answer.next_cursor
+    next_page(response, answer.next_cursor)
     return [_response(t) for t in answer.triggers]

@@ -13,7 +13,7 @@ import psycopg
 
 from kernel import migrations
 from kernel.db import libpq_url
-from kernel.devservers import Nats, Postgres, Redis
+from outbound_cli.devservers import Nats, Postgres, Redis
 
 
 class Infra:

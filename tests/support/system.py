@@ -16,9 +16,9 @@ import grpc
 import httpx
 
 from kernel.clock import Clock
-from kernel.devservers import Postgres, free_port
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound_cli.devservers import Postgres, free_port
 from outbound_cli.supervisor import ProcessGroup
 from tests.support.infra import Infra
 
@@ -185,6 +185,12 @@ class System:
 
     def now(self):
         return self.clock.now()
+
+
+# The ceiling of a wait on a condition that depends on the machine's speed: it only stops a test
+# that would otherwise hang, so it is sized for a busy machine (load 4-8 on 2 cores), never for an
+# idle one. It is no performance claim: no test asserts how long such a wait took.
+HANG_GUARD_SECONDS = 240.0
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2,

@@ -12,9 +12,12 @@ from kernel import errors, logs
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import load
 
+# A named error as a context declares one (its domain/errors.py), for the interceptor to carry.
+DidNotActiveError = errors.named(errors.PreconditionError, "DidNotActiveError", "DID is not active")
+
 
 async def fail(request: bytes, context) -> bytes:
-    raise errors.DidNotActiveError("DID +212500000001 is not active", field="didPool[0]")
+    raise DidNotActiveError("DID +212500000001 is not active", field="didPool[0]")
 
 
 async def slow(request: bytes, context) -> bytes:

@@ -12,7 +12,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kernel import errors
-from kernel.devservers import free_port
+from outbound_cli.devservers import free_port
+from tests.integration.kernel.mini_service import DidNotActiveError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,7 +48,7 @@ def test_domain_error_becomes_status_with_error_info(mini):
         fail(b"", timeout=5)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     err = errors.from_rpc_error(caught.value)
-    assert isinstance(err, errors.DidNotActiveError)
+    assert isinstance(err, DidNotActiveError)
     assert err.field == "didPool[0]" and "not active" in err.message
 
 

@@ -5,8 +5,8 @@ import asyncio
 import grpc
 
 from kernel import jetstream, rpc, tracing
-from kernel.devservers import free_port
 from kernel.grpc_server import DomainErrorInterceptor
+from outbound_cli.devservers import free_port
 from tests.support.infra import Infra
 
 tracing.setup("test")

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kernel import settings
 from kernel.clock import Clock
 
 
@@ -33,3 +34,12 @@ def test_speed_must_be_positive():
 
 def test_default_clock_is_real_time():
     assert abs((Clock().now() - datetime.now(UTC)).total_seconds()) < 1
+
+
+def test_a_child_reads_the_clock_its_launcher_set(monkeypatch):
+    clock = Clock(speed=100, start=datetime(2026, 3, 1, tzinfo=UTC))
+    for name, value in clock.env().items():
+        monkeypatch.setenv(name, value)
+    twin = Clock.from_settings(settings.load())
+    assert twin.speed == 100
+    assert abs((clock.now() - twin.now()).total_seconds()) < 0.5

