@@ -10,31 +10,40 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kernel import logs, metrics
-from kernel.loops import finish_current
-from services.execution.adapters import claims, events
-from services.execution.adapters import repository as repo
+from kernel.clock import Clock
+from kernel.loops import every, finish_current
+from services.execution.adapters import claims, contacts, counters, events, executions, status_changes
+from services.execution.adapters.call_gate import CallGates
+from services.execution.adapters.claims import Attempt, CallingExecution
 from services.execution.adapters.node_counters import CountersUnavailable
+from services.execution.auto_pause_counting import AutoPauseCounting
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
 from services.execution.domain.deadline import dial_deadline
 from services.execution.domain.pause_windows import PauseWindows, is_paused, next_start
-from services.execution.service import ExecutionService
+from services.execution.outbox import Outbox
 
 log = logs.get("execution.orchestrator")
 
+DEFERRED_COUNTING_SECONDS = 0.5
+
 
 class Orchestrator:
-    def __init__(self, service: ExecutionService, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
+    def __init__(self, engine: AsyncEngine, js: JetStreamContext, clock: Clock, gates: CallGates, outbox: Outbox,
+                 counting: AutoPauseCounting, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
                  batch_size: int = 500, request_ttl_seconds: float = 30.0):
-        self.service = service
-        self.engine = service.engine
-        self.clock = service.clock
-        self.gates = service.gates
+        self.engine = engine
+        self.js = js
+        self.clock = clock
+        self.gates = gates
+        self.outbox = outbox
+        self.counting = counting
         self.tick_seconds = tick_seconds
         self.lease_seconds = lease_seconds  # real seconds
         self.request_ttl_seconds = request_ttl_seconds  # real seconds
@@ -42,7 +51,6 @@ class Orchestrator:
         self._windows: dict[str, PauseWindows] = {}
         # execution id → (start of its next pause window, valid until): recomputed once passed.
         self._next_windows: dict[str, tuple[datetime | None, datetime]] = {}
-        self._notify_backoff: dict[str, float] = {}
         self._woken = asyncio.Event()
 
     def wake(self) -> None:
@@ -53,6 +61,8 @@ class Orchestrator:
         return now + timedelta(seconds=self.lease_seconds * self.clock.speed)
 
     async def run(self) -> None:
+        # Not kernel.loops.every: a wake-up dispatches only, and the full tick keeps its own pace
+        # (the wait runs to the next tick's time, not a whole interval from the wake-up).
         next_tick = 0.0
         while True:
             busy = False
@@ -71,92 +81,86 @@ class Orchestrator:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._woken.wait(), max(0.0, next_tick - time.monotonic()))
 
-    async def run_deferred_counting(self, interval: float = 0.5) -> None:
+    async def run_deferred_counting(self, interval: float = DEFERRED_COUNTING_SECONDS) -> None:
         """Count results applied while Redis did not answer; their executions wait for it."""
-        while True:
-            try:
-                await self.service.count_deferred()
-            except asyncio.CancelledError:
-                raise
-            except CountersUnavailable:
-                pass  # still down: the executions concerned keep waiting, nothing is lost
-            except Exception:
-                log.exception("deferred auto-pause counting failed")
-            await asyncio.sleep(interval)
+        # CountersUnavailable: still down, the executions concerned keep waiting, nothing is lost.
+        await every(interval, self.counting.count_deferred, log=log, what="deferred auto-pause counting",
+                    quiet=(CountersUnavailable,))
 
     async def tick(self) -> bool:
         """One pass; True when a full batch was dispatched (more work is probably waiting)."""
         now = self.clock.now()
         async with self.engine.begin() as conn:
-            started = await repo.start_due_scheduled(conn, now)
+            started = await status_changes.start_due_scheduled(conn, now)
         for execution_id in started:
             log.info("scheduled execution started", extra={"execution_id": execution_id})
         await self.stop_past_stop_at(now)
         dispatched = await self.dispatch(self.clock.now())
         await self.sweep_leases(self.clock.now())
         async with self.engine.begin() as conn:
-            completed = await repo.complete_finished(conn, self.clock.now())
+            completed = await status_changes.complete_finished(conn, self.clock.now())
         for execution_id in completed:
             log.info("execution completed", extra={"execution_id": execution_id})
-        await self.sweep_outbox()
+        for execution_id in await self.outbox.sweep():
+            self._windows.pop(execution_id, None)
+            self._next_windows.pop(execution_id, None)
         return dispatched >= self.batch_size
 
     async def stop_past_stop_at(self, now: datetime) -> None:
         stopped: dict[str, int] = {}
         async with self.engine.begin() as conn:
-            for execution_id in await repo.lock_past_stop(conn, now):
-                version = await repo.compare_and_set_status(conn, execution_id, st.ACTIVE, st.STOPPED, now, end=True)
+            for execution_id in await executions.lock_past_stop(conn, now):
+                version = await status_changes.compare_and_set_status(conn, execution_id, st.STOP, now, end=True)
                 if version:
                     stopped[execution_id] = version
-                    skipped = await repo.skip_pending(conn, execution_id, now)
+                    skipped = await contacts.skip_pending(conn, execution_id, now)
                     log.info("execution stopped at stopAt", extra={"execution_id": execution_id,
                                                                    "skipped": skipped})
         # Requests already queued carry stopAt as their deadline; the gate closes as well.
         await self.gates.close_logged(stopped)
 
-    def _pause_windows(self, row: Mapping[str, Any]) -> PauseWindows:
-        execution_id = str(row["id"])
-        windows = self._windows.get(execution_id)
+    def _pause_windows(self, row: CallingExecution) -> PauseWindows:
+        windows = self._windows.get(row.id)
         if windows is None:
-            windows = self._windows[execution_id] = PauseWindows.from_dict(row["pause_windows"])
+            windows = self._windows[row.id] = PauseWindows.from_dict(row.pause_windows)
         return windows
 
-    def _in_pause_window(self, row: Mapping[str, Any], now: datetime) -> bool:
-        return is_paused(self._pause_windows(row), row["timezone"], now)
+    def _in_pause_window(self, row: CallingExecution, now: datetime) -> bool:
+        return is_paused(self._pause_windows(row), row.timezone, now)
 
-    def _may_call(self, row: Mapping[str, Any], now: datetime) -> bool:
-        stop_at = row["scheduled_stop_at"]
-        return (row["status"] == st.RUNNING and (stop_at is None or stop_at > now)
+    def _may_call(self, row: CallingExecution, now: datetime) -> bool:
+        stop_at = row.scheduled_stop_at
+        return (row.status == st.RUNNING and (stop_at is None or stop_at > now)
                 and not self._in_pause_window(row, now))
 
-    def _deadline(self, row: Mapping[str, Any], now: datetime) -> datetime:
+    def _deadline(self, row: CallingExecution, now: datetime) -> datetime:
         """Of a dial request sent now (domain/deadline.py)."""
-        execution_id = str(row["id"])
-        cached = self._next_windows.get(execution_id)
+        cached = self._next_windows.get(row.id)
         if cached is None or now >= cached[1]:
-            window = next_start(self._pause_windows(row), row["timezone"], now)
+            window = next_start(self._pause_windows(row), row.timezone, now)
             # Valid until that window begins (none can begin before it), or for a day without one.
-            cached = self._next_windows[execution_id] = (window, window or now + timedelta(days=1))
+            cached = self._next_windows[row.id] = (window, window or now + timedelta(days=1))
         ttl = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)
-        return dial_deadline(now, ttl, cached[0], row["scheduled_stop_at"])
+        return dial_deadline(now, ttl, cached[0], row.scheduled_stop_at)
 
     async def dispatch(self, now: datetime) -> int:
         async with self.engine.connect() as conn:
             candidates = await claims.dispatchable(conn, now)
         limits: dict[str, int] = {}
         budget = self.batch_size
-        context: dict[str, dict[str, Any]] = {}
+        context: dict[str, CallingExecution] = {}
+        deadlines: dict[str, datetime] = {}
         for row in candidates:
             if budget <= 0:
                 break
             if self._in_pause_window(row, now):
                 continue
-            execution_id = str(row["id"])
             # No more than it has pending: the rest of the batch goes to the next executions.
-            n = min(row["max_concurrent_calls"] - row["contacts_in_progress"], row["contacts_pending"], budget)
+            n = min(row.max_concurrent_calls - row.contacts_in_progress, row.contacts_pending, budget)
             if n > 0:
-                limits[execution_id] = n
-                context[execution_id] = {**row, "not_after": self._deadline(row, now)}
+                limits[row.id] = n
+                context[row.id] = row
+                deadlines[row.id] = self._deadline(row, now)
                 budget -= n
         if not limits:
             return 0
@@ -168,12 +172,12 @@ class Orchestrator:
             await self.gates.open({e: locked[e].status_version for e in limits})
             with metrics.CLAIM_LATENCY.time():
                 claimed = await claims.claim_due(conn, limits, now, self._lease_until(now))
-            per_execution = Counter(str(r["execution_id"]) for r in claimed)
-            await repo.apply_counter_deltas(conn, {
+            per_execution = Counter(a.execution_id for a in claimed)
+            await counters.apply_counter_deltas(conn, {
                 e: {"contacts_pending": -n, "contacts_in_progress": n} for e, n in per_execution.items()}, now)
         if claimed:
             try:
-                await events.publish(self.service.js, events.dial_requests(claimed, context, now))
+                await events.publish(self.js, events.dial_requests(claimed, context, deadlines, now))
             except Exception as exc:  # the lease sweeper re-publishes what did not get out
                 log.warning("dial requests not all published", extra={"error": repr(exc), "count": len(claimed)})
         return len(claimed)
@@ -185,30 +189,30 @@ class Orchestrator:
             execution_ids = await claims.executions_with_expired_leases(conn, now)
             if not execution_ids:
                 return
-            executions = await claims.lock_for_sweep(conn, execution_ids)
-            expired = await claims.take_expired(conn, list(executions), now)
+            locked = await claims.lock_for_sweep(conn, execution_ids)
+            expired = await claims.take_expired(conn, list(locked), now)
             if not expired:
                 return
             # Per expired attempt: re-published (its execution may call now) or given back.
-            again: list[dict[str, Any]] = []
+            again: list[Attempt] = []
             given_back: dict[str, list[int]] = defaultdict(list)
             moves: dict[str, list[tuple[str, str]]] = defaultdict(list)
-            for r in expired:
-                execution = executions[str(r["execution_id"])]
+            for attempt in expired:
+                execution = locked[attempt.execution_id]
                 if self._may_call(execution, now):
-                    again.append(r)
+                    again.append(attempt)
                     continue
-                target = ct.SKIPPED if st.is_terminal(execution["status"]) else ct.PENDING
-                given_back[target].append(r["id"])
-                moves[str(r["execution_id"])].append((ct.IN_PROGRESS, target))
-            redialled = {str(r["execution_id"]) for r in again}
-            await self.gates.open({e: executions[e]["status_version"] for e in redialled})
-            await claims.extend_leases(conn, [r["id"] for r in again], self._lease_until(now))
+                target = ct.SKIPPED if st.is_terminal(execution.status) else ct.PENDING
+                given_back[target].append(attempt.id)
+                moves[attempt.execution_id].append((ct.IN_PROGRESS, target))
+            redialled = {a.execution_id for a in again}
+            await self.gates.open({e: locked[e].status_version for e in redialled})
+            await claims.extend_leases(conn, [a.id for a in again], self._lease_until(now))
             for target, ids in given_back.items():
                 await claims.give_back(conn, ids, target, ct.LEASE_RETURNED, now)
-            await repo.apply_counter_deltas(conn, {e: ct.counter_deltas(m) for e, m in moves.items()}, now)
-            await repo.mark_drained(conn, moves, now)
-            context = {e: {**executions[e], "not_after": self._deadline(executions[e], now)} for e in redialled}
+            await counters.apply_counter_deltas(conn, {e: ct.counter_deltas(m) for e, m in moves.items()}, now)
+            await status_changes.mark_drained(conn, moves, now)
+            deadlines = {e: self._deadline(locked[e], now) for e in redialled}
         if moves:
             log.info("expired attempts given back: their execution cannot call now",
                      extra={"count": sum(len(ids) for ids in given_back.values())})
@@ -219,33 +223,6 @@ class Orchestrator:
         suffix = f":lease:{int(now.timestamp())}"
         log.warning("re-publishing expired attempts", extra={"count": len(again)})
         try:
-            await events.publish(self.service.js, events.dial_requests(again, context, now, suffix))
+            await events.publish(self.js, events.dial_requests(again, locked, deadlines, now, suffix))
         except Exception as exc:
             log.warning("lease re-publish failed", extra={"error": repr(exc)})
-
-    async def sweep_outbox(self) -> None:
-        """Side effects after commit (live triggers, program activation, events) until confirmed."""
-        now_real = time.monotonic()
-        async with self.engine.begin() as conn:
-            rows = await repo.lock_unnotified(conn)
-            for row in rows:
-                execution_id = str(row["id"])
-                if self._notify_backoff.get(execution_id, 0) > now_real:
-                    continue
-                try:
-                    if not row["launch_notified"]:
-                        await self.service.notify_launch(row)
-                        await repo.mark_notified(conn, execution_id, launch=True)
-                    if not row["end_notified"] and st.is_terminal(row["status"]):
-                        await self.service.notify_end(row)
-                        await repo.mark_notified(conn, execution_id, end=True)
-                        self._windows.pop(execution_id, None)
-                        self._next_windows.pop(execution_id, None)
-                    self._notify_backoff.pop(execution_id, None)
-                except Exception as exc:
-                    self._notify_backoff[execution_id] = now_real + 5.0
-                    log.warning("execution side effects deferred", extra={"execution_id": execution_id,
-                                                                         "error": repr(exc)})
-
-
-

@@ -12,11 +12,43 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# What a dial request needs of its execution, and what decides whether it may call now.
+from services.execution.adapters.tables import IN_PROGRESS_SQL, PENDING_SQL, literal
+from services.execution.domain import status as st
+
+RUNNING_SQL = literal(st.RUNNING)
+
+# What a dial request needs of its execution, what decides whether it may call now, and its capacity.
 _CONTEXT = """id, organization_id, program_id, flow_id, did_pool, status, timezone, pause_windows,
-    scheduled_stop_at, status_version"""
+    scheduled_stop_at, status_version, max_concurrent_calls, contacts_in_progress, contacts_pending"""
+
+
+@dataclass(frozen=True)
+class CallingExecution:
+    """An execution as the dispatch and the lease sweep see it."""
+
+    id: str
+    organization_id: str
+    program_id: str
+    flow_id: str
+    did_pool: tuple[str, ...]
+    status: str
+    timezone: str
+    pause_windows: dict[str, Any] | None
+    scheduled_stop_at: datetime | None
+    status_version: int
+    max_concurrent_calls: int
+    contacts_in_progress: int
+    contacts_pending: int
+
+
+def _calling(r: RowMapping) -> CallingExecution:
+    return CallingExecution(
+        str(r["id"]), r["organization_id"], r["program_id"], r["flow_id"], tuple(r["did_pool"] or ()), r["status"],
+        r["timezone"], r["pause_windows"], r["scheduled_stop_at"], int(r["status_version"]),
+        int(r["max_concurrent_calls"]), int(r["contacts_in_progress"]), int(r["contacts_pending"]))
 
 
 @dataclass(frozen=True)
@@ -27,59 +59,77 @@ class Claimable:
     status_version: int
 
 
-async def dispatchable(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt in progress: claimed now, or found past its lease (the same attempt id)."""
+
+    id: int  # the contact row's id
+    execution_id: str
+    contact_ref: str
+    contact_id: str
+    phone: str
+    country: str
+    attempt: int
+    last_outcome: str | None
+
+
+def _attempt(r: Any) -> Attempt:
+    return Attempt(int(r[0]), str(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7])
+
+
+async def dispatchable(conn: AsyncConnection, now: datetime) -> list[CallingExecution]:
     """Running executions with pending work and free capacity (one query for all).
 
     An execution with results whose nodes are not counted yet waits: its auto-pause count is
     not known, so a call started now could be past a threshold. A launch not yet confirmed by
     the program service waits too: its program may have been deleted meanwhile.
     """
-    result = await conn.execute(text("""
-        SELECT id, organization_id, program_id, flow_id, did_pool, timezone, pause_windows,
-               scheduled_stop_at, max_concurrent_calls, contacts_in_progress, contacts_pending, updated_at
+    result = await conn.execute(text(f"""
+        SELECT {_CONTEXT}
         FROM executions
-        WHERE status = 'running' AND contacts_pending > 0 AND uncounted_results = 0 AND program_confirmed
+        WHERE status = {RUNNING_SQL} AND contacts_pending > 0 AND uncounted_results = 0 AND program_confirmed
           AND contacts_in_progress < max_concurrent_calls
           AND (scheduled_stop_at IS NULL OR scheduled_stop_at > :now)
         ORDER BY updated_at"""), {"now": now})
-    return [dict(r) for r in result.mappings()]
+    return [_calling(r) for r in result.mappings()]
 
 
 async def lock_claimable(conn: AsyncConnection, execution_ids: Sequence[str], now: datetime) -> dict[str, Claimable]:
     """Lock the executions still running (skipping busy ones); their free capacity and version."""
-    result = await conn.execute(text("""
+    result = await conn.execute(text(f"""
         SELECT id, max_concurrent_calls - contacts_in_progress AS free, status_version FROM executions
-        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'running' AND uncounted_results = 0 AND program_confirmed
-          AND (scheduled_stop_at IS NULL OR scheduled_stop_at > :now)
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = {RUNNING_SQL} AND uncounted_results = 0
+          AND program_confirmed AND (scheduled_stop_at IS NULL OR scheduled_stop_at > :now)
         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"""), {"ids": list(execution_ids), "now": now})
     return {str(r[0]): Claimable(int(r[1]), int(r[2])) for r in result if int(r[1]) > 0}
 
 
 async def claim_due(conn: AsyncConnection, limits: Mapping[str, int], now: datetime,
-                    lease_until: datetime) -> list[dict[str, Any]]:
+                    lease_until: datetime) -> list[Attempt]:
     """Claim due pending contacts of several executions in one statement; attempt + 1."""
     if not limits:
         return []
     ids = list(limits)
-    result = await conn.execute(text("""
+    result = await conn.execute(text(f"""
         WITH lim AS (
             SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:limits AS int[])) AS l(execution_id, n)
         ), picked AS (
             SELECT p.id FROM lim CROSS JOIN LATERAL (
                 SELECT c.id FROM execution_contacts c
-                WHERE c.execution_id = lim.execution_id AND c.state = 'pending'
+                WHERE c.execution_id = lim.execution_id AND c.state = {PENDING_SQL}
                   AND c.next_attempt_at <= :now
                 ORDER BY c.next_attempt_at LIMIT lim.n
                 FOR UPDATE SKIP LOCKED) p
         )
-        UPDATE execution_contacts c SET state = 'in_progress', attempt = c.attempt + 1,
+        UPDATE execution_contacts c SET state = {IN_PROGRESS_SQL}, attempt = c.attempt + 1,
             lease_until = :lease, updated_at = :now
         -- An array, not a join: the planner cannot size the LIMITs above and would hash-join the
         -- whole table; = ANY(array) is one primary-key lookup per claimed row.
         WHERE c.id = ANY(ARRAY(SELECT id FROM picked))
-        RETURNING c.execution_id, c.contact_ref, c.contact_id, c.phone, c.country, c.attempt, c.last_outcome"""),
+        RETURNING c.id, c.execution_id, c.contact_ref, c.contact_id, c.phone, c.country, c.attempt,
+            c.last_outcome"""),
         {"ids": ids, "limits": [limits[i] for i in ids], "now": now, "lease": lease_until})
-    return [dict(r) for r in result.mappings()]
+    return [_attempt(r) for r in result]
 
 
 # ---------------------------------------------------------------- lease sweep
@@ -87,31 +137,32 @@ async def claim_due(conn: AsyncConnection, limits: Mapping[str, int], now: datet
 
 async def executions_with_expired_leases(conn: AsyncConnection, now: datetime, limit: int = 500) -> list[str]:
     """Executions having in-progress contacts whose lease ran out (oldest leases first); no lock."""
-    result = await conn.execute(text("""
+    result = await conn.execute(text(f"""
         SELECT DISTINCT execution_id FROM (
             SELECT execution_id FROM execution_contacts
-            WHERE state = 'in_progress' AND lease_until < :now ORDER BY lease_until LIMIT :limit) expired"""),
+            WHERE state = {IN_PROGRESS_SQL} AND lease_until < :now ORDER BY lease_until LIMIT :limit) expired"""),
         {"now": now, "limit": limit})
     return [str(r[0]) for r in result]
 
 
-async def lock_for_sweep(conn: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def lock_for_sweep(conn: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, CallingExecution]:
     """The executions locked (busy ones skipped), with what decides whether they may call now."""
     result = await conn.execute(text(f"""
         SELECT {_CONTEXT} FROM executions WHERE id = ANY(CAST(:ids AS uuid[]))
         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"""), {"ids": list(execution_ids)})
-    return {str(r["id"]): dict(r) for r in result.mappings()}
+    return {str(r["id"]): _calling(r) for r in result.mappings()}
 
 
 async def take_expired(conn: AsyncConnection, execution_ids: Sequence[str], now: datetime,
-                       limit: int = 500) -> list[dict[str, Any]]:
+                       limit: int = 500) -> list[Attempt]:
     """Lock the expired in-progress contacts of these (locked) executions."""
-    result = await conn.execute(text("""
-        SELECT id, execution_id, contact_ref, contact_id, phone, country, attempt FROM execution_contacts
-        WHERE execution_id = ANY(CAST(:ids AS uuid[])) AND state = 'in_progress' AND lease_until < :now
+    result = await conn.execute(text(f"""
+        SELECT id, execution_id, contact_ref, contact_id, phone, country, attempt, last_outcome
+        FROM execution_contacts
+        WHERE execution_id = ANY(CAST(:ids AS uuid[])) AND state = {IN_PROGRESS_SQL} AND lease_until < :now
         ORDER BY lease_until LIMIT :limit FOR UPDATE SKIP LOCKED"""),
         {"ids": list(execution_ids), "now": now, "limit": limit})
-    return [dict(r) for r in result.mappings()]
+    return [_attempt(r) for r in result]
 
 
 async def extend_leases(conn: AsyncConnection, contact_ids: Sequence[int], lease_until: datetime) -> None:
@@ -124,8 +175,8 @@ async def extend_leases(conn: AsyncConnection, contact_ids: Sequence[int], lease
 async def give_back(conn: AsyncConnection, contact_ids: Sequence[int], state: str, outcome: str,
                     now: datetime) -> None:
     """In-progress contacts whose attempt is given back: attempt − 1, `state`, due now."""
-    await conn.execute(text("""
+    await conn.execute(text(f"""
         UPDATE execution_contacts SET state = :state, attempt = GREATEST(attempt - 1, 0), lease_until = NULL,
             next_attempt_at = :now, last_outcome = :outcome, updated_at = :now
-        WHERE id = ANY(CAST(:ids AS bigint[])) AND state = 'in_progress'"""),
+        WHERE id = ANY(CAST(:ids AS bigint[])) AND state = {IN_PROGRESS_SQL}"""),
         {"ids": list(contact_ids), "state": state, "outcome": outcome, "now": now})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
 from google.protobuf import json_format
 from nats.js import JetStreamContext
@@ -13,6 +12,8 @@ from kernel import jetstream
 from kernel.timefmt import iso
 from outbound.execution.v1 import events_pb2
 from outbound.program.v1 import program_pb2
+from services.execution.adapters.claims import Attempt, CallingExecution
+from services.execution.adapters.executions import ExecutionRow
 from services.execution.domain.contacts import GIVEN_BACK, attempt_id
 
 DIAL_REQUESTED = "dial.requested"
@@ -20,39 +21,40 @@ EXECUTION_LAUNCHED = "execution.launched"
 EXECUTION_ENDED = "execution.ended"
 
 
-def dial_requests(claimed: Iterable[Mapping[str, Any]], context: Mapping[str, Mapping[str, Any]],
-                  now: datetime, msg_id_suffix: str = "") -> list[tuple[str, bytes, str]]:
-    """One DialRequested per claimed attempt; the attempt id is the message id (de-dup).
+def dial_requests(attempts: Iterable[Attempt], executions: Mapping[str, CallingExecution],
+                  deadlines: Mapping[str, datetime], now: datetime,
+                  msg_id_suffix: str = "") -> list[tuple[str, bytes, str]]:
+    """One DialRequested per attempt; the attempt id is the message id (de-dup).
 
     An attempt given back (no credits, not placed, lease returned) is requested again with the
     same attempt id; its message id gets a suffix of the claim time, or JetStream's duplicate
     window would drop it and the contact would wait for its lease to run out. Each request
-    carries its execution's deadline (context "not_after").
+    carries its execution's deadline (`deadlines`).
     """
     items = []
     again = f":again:{int(now.timestamp() * 1000)}"
-    for row in claimed:
-        execution_id = str(row["execution_id"])
-        ex = context[execution_id]
-        aid = attempt_id(execution_id, row["contact_ref"], int(row["attempt"]))
+    for row in attempts:
+        execution_id = row.execution_id
+        ex = executions[execution_id]
+        aid = attempt_id(execution_id, row.contact_ref, row.attempt)
         message = events_pb2.DialRequested(
-            attempt_id=aid, execution_id=execution_id, organization_id=ex["organization_id"],
-            program_id=ex["program_id"], contact_id=row["contact_id"], phone=row["phone"],
-            country=row["country"] or "", attempt=int(row["attempt"]), flow_id=ex["flow_id"],
-            did_pool=list(ex["did_pool"] or ()), requested_at=iso(now), not_after=iso(ex.get("not_after")))
-        suffix = msg_id_suffix or (again if row.get("last_outcome") in GIVEN_BACK else "")
+            attempt_id=aid, execution_id=execution_id, organization_id=ex.organization_id,
+            program_id=ex.program_id, contact_id=row.contact_id, phone=row.phone,
+            country=row.country or "", attempt=row.attempt, flow_id=ex.flow_id,
+            did_pool=list(ex.did_pool), requested_at=iso(now), not_after=iso(deadlines.get(execution_id)))
+        suffix = msg_id_suffix or (again if row.last_outcome in GIVEN_BACK else "")
         items.append((DIAL_REQUESTED, message.SerializeToString(), aid + suffix))
     return items
 
 
-def lifecycle(row: Mapping[str, Any], subject: str, now: datetime) -> tuple[str, bytes, str]:
+def lifecycle(row: ExecutionRow, subject: str, now: datetime) -> tuple[str, bytes, str]:
     message = events_pb2.ExecutionLifecycle(
-        execution_id=str(row["id"]), program_id=row["program_id"], organization_id=row["organization_id"],
-        mode=row["mode"], status=row["status"], audience_id=row["audience_id"] or "", occurred_at=iso(now))
-    if row.get("trigger_condition"):
+        execution_id=row.id, program_id=row.program_id, organization_id=row.organization_id,
+        mode=row.mode, status=row.status, audience_id=row.audience_id or "", occurred_at=iso(now))
+    if row.trigger_condition:
         message.trigger_condition.CopyFrom(
-            json_format.ParseDict(row["trigger_condition"], program_pb2.TriggerCondition()))
-    return subject, message.SerializeToString(), f"{subject}:{row['id']}"
+            json_format.ParseDict(row.trigger_condition, program_pb2.TriggerCondition()))
+    return subject, message.SerializeToString(), f"{subject}:{row.id}"
 
 
 async def publish(js: JetStreamContext, items: list[tuple[str, bytes, str]]) -> None:

@@ -1,9 +1,37 @@
-"""The execution context's tables (DDL lives in the migrations; these name the columns)."""
+"""The execution context's tables (DDL lives in the migrations; these name the columns), and the
+domain's status and state names as SQL literals.
+
+Statuses and contact states are written into the SQL as literals generated from the domain's
+constants, never typed by hand: a literal (not a bind parameter) lets the planner match the
+partial indexes over those states (the pending contacts, the active statuses).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from services.execution.domain import contacts as ct
+from services.execution.domain import status as st
+
+
+def literal(name: str) -> str:
+    """A status or state name as an SQL string literal."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def one_of(names: Iterable[str]) -> str:
+    """`(...)` of status or state names, for `IN`."""
+    return "(" + ", ".join(literal(n) for n in names) + ")"
+
+
+ACTIVE_SQL = one_of(st.ACTIVE)
+TERMINAL_SQL = one_of(st.TERMINAL)
+PENDING_SQL = literal(ct.PENDING)
+IN_PROGRESS_SQL = literal(ct.IN_PROGRESS)
+SKIPPED_SQL = literal(ct.SKIPPED)
 
 metadata = MetaData()
 

@@ -11,14 +11,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kernel import errors
+from campaign_rules.limits import CREDITS_PER_CALL
 from kernel.errors import ValidationError
 from services.execution.domain import status as st
+from services.execution.domain.errors import InvalidExecutionStateError
 
 Rule = dict[str, Any]  # API shape: {"nodeId", "threshold", "resetOnResume"}
-
-# The available balance must cover one minute of talk before a call is started.
-CREDITS_PER_CALL = 1
 
 
 def validate_rules(rules: Sequence[dict[str, Any]], flow_node_ids: Collection[str]) -> list[Rule]:
@@ -79,15 +77,19 @@ def counter_views(rules: Sequence[Rule] | None, counts: Mapping[str, int]) -> li
 
 @dataclass(frozen=True)
 class ResumePlan:
-    target: str                    # running, or paused_no_credits when credits cannot cover a call
+    move: st.Move                  # to running, or to paused_no_credits when credits cannot cover a call
     rules: list[Rule] | None       # the rules in force after the resume
     replace_rules: bool            # the request carried rules
     reset_nodes: list[str]         # counters to set back to zero
 
+    @property
+    def target(self) -> str:
+        return self.move.target
+
 
 def check_resumable(status: str) -> None:
     if status not in st.PAUSED_STATES:
-        raise errors.InvalidExecutionStateError(
+        raise InvalidExecutionStateError(
             "Execution is not in paused, paused_no_credits, or paused_threshold state")
 
 
@@ -109,4 +111,6 @@ def plan_resume(current_status: str, current_rules: Sequence[Rule] | None, new_r
     if current_status == st.PAUSED_THRESHOLD:
         reset = [r["nodeId"] for r in rules or () if r.get("resetOnResume")]
     short = credits_available is not None and credits_available < CREDITS_PER_CALL
-    return ResumePlan(st.PAUSED_NO_CREDITS if short else st.RUNNING, rules, replace, reset)
+    # From the status read under the row lock only: the compare-and-set fails if it changed.
+    move = (st.RESUME_SHORT if short else st.RESUME).only(current_status)
+    return ResumePlan(move, rules, replace, reset)

@@ -11,7 +11,9 @@ from kernel import jetstream, logs, metrics
 from outbound.dialer.v1 import events_pb2 as dialer_events
 from outbound.program.v1 import events_pb2 as program_events
 from outbound.trigger.v1 import events_pb2 as trigger_events
-from services.execution.service import ExecutionService
+from services.execution.entrypoints.mapping import call_result, fired_trigger
+from services.execution.lifecycle import Lifecycle
+from services.execution.results import Results
 
 log = logs.get("execution.consumers")
 
@@ -55,17 +57,23 @@ def _consumer(js: JetStreamContext, spec: jetstream.ConsumerSpec, message_type,
     return run
 
 
-def call_results(js: JetStreamContext, service: ExecutionService):
-    return _consumer(js, CALL_RESULTS, dialer_events.CallResult, service.apply_call_results)
+def call_results(js: JetStreamContext, results: Results):
+    async def apply(messages: list) -> None:
+        await results.apply_call_results([call_result(m) for m in messages])
+
+    return _consumer(js, CALL_RESULTS, dialer_events.CallResult, apply)
 
 
-def triggers_fired(js: JetStreamContext, service: ExecutionService):
-    return _consumer(js, TRIGGERS_FIRED, trigger_events.TriggerFired, service.on_triggers_fired)
+def triggers_fired(js: JetStreamContext, results: Results):
+    async def apply(messages: list) -> None:
+        await results.on_triggers_fired([fired_trigger(m) for m in messages])
+
+    return _consumer(js, TRIGGERS_FIRED, trigger_events.TriggerFired, apply)
 
 
-def programs_archived(js: JetStreamContext, service: ExecutionService):
+def programs_archived(js: JetStreamContext, lifecycle: Lifecycle):
     async def apply(archived: list) -> None:
         for event in archived:
-            await service.cancel_program_execution(event.organization_id, event.program_id)
+            await lifecycle.cancel_program_execution(event.organization_id, event.program_id)
 
     return _consumer(js, PROGRAMS_ARCHIVED, program_events.ProgramArchived, apply)

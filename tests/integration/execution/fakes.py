@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import grpc
 
 from kernel import errors, jetstream
-from kernel.devservers import free_port
 from kernel.timefmt import iso
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
@@ -22,6 +21,11 @@ from outbound.dialer.v1 import events_pb2 as dialer_events
 from outbound.execution.v1 import events_pb2 as execution_events
 from outbound.program.v1 import program_pb2, program_pb2_grpc
 from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
+from outbound_cli.devservers import free_port
+from services.execution.domain.errors import ProgramNotFoundError
+
+# The audience context's public error, as its service would answer it (named, not imported).
+AudienceNotFoundError = errors.named(errors.NotFoundError, "AudienceNotFoundError", "Audience not found")
 
 
 def _abort(context, err: errors.DomainError):
@@ -55,7 +59,7 @@ class ProgramFake(program_pb2_grpc.ProgramServiceServicer):
         program = self.world.programs.get(request.program_id)
         if program is None or program.organization_id != request.organization_id or (
                 program.status == "archived" and not request.include_archived):
-            _abort(context, errors.ProgramNotFoundError())
+            _abort(context, ProgramNotFoundError())
         return program
 
     def MarkProgramActive(self, request, context):
@@ -72,7 +76,7 @@ class AudienceFake(audience_pb2_grpc.AudienceServiceServicer):
 
     def StreamAudienceContacts(self, request, context):
         if request.audience_id not in self.world.audiences:
-            _abort(context, errors.AudienceNotFoundError())
+            _abort(context, AudienceNotFoundError())
         contacts = self.world.audiences[request.audience_id]
         size = request.batch_size or 1000
         for i in range(0, len(contacts), size):

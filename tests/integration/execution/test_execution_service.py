@@ -16,6 +16,15 @@ from outbound.execution.v1 import execution_pb2 as pb
 from outbound.program.v1 import events_pb2 as program_events
 from outbound.program.v1 import program_pb2
 from outbound.trigger.v1 import events_pb2 as trigger_events
+from services.execution.domain.errors import (
+    AudienceEmptyError,
+    EmptyDidPoolError,
+    ExecutionAlreadyRunningError,
+    ExecutionNotFoundError,
+    InvalidExecutionStateError,
+    ProgramNotFoundError,
+    ProgramStatusConflictError,
+)
 from tests.integration.execution.conftest import ORG, add_did, make_program
 from tests.support.system import wait_until
 
@@ -82,23 +91,23 @@ def test_scheduled_retries_use_future_dates(exec_system, api):
 
 def test_launch_refusals(exec_system, api, db):
     world = exec_system.world
-    with pytest.raises(errors.ProgramNotFoundError):
+    with pytest.raises(ProgramNotFoundError):
         api.LaunchProgram(pb.LaunchProgramRequest(organization_id=ORG, program_id=str(uuid.uuid4())))
     archived = make_program(exec_system, status="archived")
-    with pytest.raises(errors.ProgramNotFoundError):
+    with pytest.raises(ProgramNotFoundError):
         launch(api, archived)
     other_org = make_program(exec_system)
-    with pytest.raises(errors.ProgramNotFoundError):
+    with pytest.raises(ProgramNotFoundError):
         api.LaunchProgram(pb.LaunchProgramRequest(organization_id=str(uuid.uuid4()), program_id=other_org.id))
     ended = make_program(exec_system, stop_in=timedelta(minutes=-1))
     with pytest.raises(errors.ValidationError):
         launch(api, ended)
     no_dids = make_program(exec_system, dids=[add_did(world, deleted=True), add_did(world, status="inactive")])
-    with pytest.raises(errors.EmptyDidPoolError):
+    with pytest.raises(EmptyDidPoolError):
         launch(api, no_dids)
     empty = make_program(exec_system, phones=["x"])
     world.audiences[empty.audience_id] = []
-    with pytest.raises(errors.AudienceEmptyError):
+    with pytest.raises(AudienceEmptyError):
         launch(api, empty)
     assert db.execute("SELECT count(*) FROM executions WHERE program_id = ANY(%s)",
                       ([archived.id, ended.id, no_dids.id, empty.id],)).fetchone()[0] == 0
@@ -109,7 +118,7 @@ def test_one_active_execution_per_program(exec_system, api, db):
     program = make_program(exec_system, n=3)
     first = launch(api, program)
     dialer.hold.add(first)
-    with pytest.raises(errors.ExecutionAlreadyRunningError):
+    with pytest.raises(ExecutionAlreadyRunningError):
         launch(api, program)
     api.CancelExecution(pb.CancelExecutionRequest(organization_id=ORG, execution_id=first))
 
@@ -130,7 +139,7 @@ def test_one_active_execution_per_program(exec_system, api, db):
     ids = [o for o in outcomes if isinstance(o, str)]
     refused = [o for o in outcomes if not isinstance(o, str)]
     assert len(ids) == 1, outcomes
-    assert all(isinstance(e, errors.ExecutionAlreadyRunningError | errors.ProgramStatusConflictError)
+    assert all(isinstance(e, ExecutionAlreadyRunningError | ProgramStatusConflictError)
                for e in refused)
     assert db.execute("SELECT count(*) FROM executions WHERE program_id = %s", (racing.id,)).fetchone()[0] == 1
     api.CancelExecution(pb.CancelExecutionRequest(organization_id=ORG, execution_id=ids[0]))
@@ -144,7 +153,7 @@ def test_pause_resume_cancel(exec_system, api, db):
     wait_until(lambda: len(dialer.requests_for(execution_id)) >= 2, 20, message="two calls queued")
     paused = api.PauseExecution(pb.PauseExecutionRequest(organization_id=ORG, execution_id=execution_id))
     assert paused.status == "paused" and paused.auto_pause_rules.rules[0].node_id == "menu"
-    with pytest.raises(errors.InvalidExecutionStateError):
+    with pytest.raises(InvalidExecutionStateError):
         api.PauseExecution(pb.PauseExecutionRequest(organization_id=ORG, execution_id=execution_id))
     dialer.release(execution_id)  # queued calls finish
     wait_until(lambda: get(api, execution_id).contacts_in_progress == 0, 20, message="queued calls finished")
@@ -170,11 +179,11 @@ def test_pause_resume_cancel(exec_system, api, db):
     dialer.release(execution_id)
     done = wait_until(lambda: (e := get(api, execution_id)).contacts_in_progress == 0 and e, 20)
     assert (done.contacts_completed, done.contacts_skipped, done.status) == (4, 2, "cancelled")
-    with pytest.raises(errors.InvalidExecutionStateError):
+    with pytest.raises(InvalidExecutionStateError):
         api.ResumeExecution(pb.ResumeExecutionRequest(organization_id=ORG, execution_id=execution_id))
-    with pytest.raises(errors.InvalidExecutionStateError):
+    with pytest.raises(InvalidExecutionStateError):
         api.CancelExecution(pb.CancelExecutionRequest(organization_id=ORG, execution_id=execution_id))
-    with pytest.raises(errors.ExecutionNotFoundError):
+    with pytest.raises(ExecutionNotFoundError):
         api.GetExecution(pb.GetExecutionRequest(organization_id=str(uuid.uuid4()), execution_id=execution_id))
 
 

@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from kernel.errors import InvalidExecutionStateError, ValidationError
+from campaign_rules.limits import CREDITS_PER_CALL
+from kernel.errors import ValidationError
 from services.execution.domain import auto_pause as ap
 from services.execution.domain import status as st
 from services.execution.domain.auto_pause import validate_rules
+from services.execution.domain.errors import InvalidExecutionStateError
 
 NODES = {"welcome", "menu", "bye"}
 NODE_IDS = sorted(NODES)
@@ -144,7 +146,7 @@ def test_resume_plan(status, current, new, credits):
     expected_reset = [r["nodeId"] for r in effective if r["resetOnResume"]] if status == st.PAUSED_THRESHOLD else []
     assert plan.reset_nodes == expected_reset
     # Known credits short of one minute: paused_no_credits at once; unknown credits: running.
-    short = credits is not None and credits < ap.CREDITS_PER_CALL
+    short = credits is not None and credits < CREDITS_PER_CALL
     assert plan.target == (st.PAUSED_NO_CREDITS if short else st.RUNNING)
     assert st.can_transition(status, plan.target)
 

@@ -1,0 +1,210 @@
+"""SQL of the executions aggregate: rows, reads, locks and the launch's writes. Every function
+runs inside the caller's transaction.
+
+Lock order, everywhere: execution rows first (ordered by id), then contact rows. The
+claim takes both with SKIP LOCKED and never waits; the other writers wait in that order,
+so no two transactions can deadlock on each other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.paging import PageRequest
+from services.execution.adapters.tables import ACTIVE_SQL, EXECUTION_COLUMNS
+
+ONE_ACTIVE_INDEX = "executions_one_active_per_program"
+
+
+class ActiveExecutionExists(Exception):
+    """The partial unique index refused a second active execution of the program."""
+
+
+@dataclass(frozen=True)
+class ExecutionRow:
+    """An execution as stored (bookkeeping columns aside); the rule columns in their JSON shape."""
+
+    id: str
+    organization_id: str
+    program_id: str
+    audience_id: str
+    flow_id: str
+    mode: str
+    status: str
+    timezone: str
+    did_pool: tuple[str, ...]
+    retry_strategy: dict[str, Any]
+    pause_windows: dict[str, Any] | None
+    auto_pause_rules: list[dict[str, Any]] | None
+    trigger_condition: dict[str, Any] | None
+    max_concurrent_calls: int
+    total_contacts: int
+    contacts_completed: int
+    contacts_failed: int
+    contacts_pending: int
+    contacts_in_progress: int
+    contacts_skipped: int
+    scheduled_start_at: datetime
+    scheduled_stop_at: datetime | None
+    actual_start_at: datetime | None
+    actual_end_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+_FIELDS = tuple(f.name for f in fields(ExecutionRow))
+
+
+def execution_row(row: RowMapping) -> ExecutionRow:
+    values = {name: row[name] for name in _FIELDS}
+    values["id"] = str(row["id"])
+    values["did_pool"] = tuple(row["did_pool"] or ())
+    return ExecutionRow(**values)
+
+
+@dataclass(frozen=True)
+class LockedExecution:
+    """What applying call results and counting their nodes need of a locked execution."""
+
+    id: str
+    status: str
+    retry_strategy: dict[str, Any]
+    auto_pause_rules: list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    """What adding a fired trigger's contact needs of a locked execution."""
+
+    id: str
+    status: str
+    mode: str
+    organization_id: str
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+async def insert_execution(conn: AsyncConnection, row: ExecutionRow) -> None:
+    """A new execution, unconfirmed (the program service has not marked its program active yet)."""
+    params = {name: getattr(row, name) for name in _FIELDS}
+    params["did_pool"] = list(row.did_pool)
+    for key in ("did_pool", "retry_strategy", "pause_windows", "auto_pause_rules", "trigger_condition"):
+        params[key] = to_json(params[key])
+    try:
+        await conn.execute(text("""
+            INSERT INTO executions (id, organization_id, program_id, audience_id, flow_id, mode, status,
+                timezone, did_pool, retry_strategy, pause_windows, auto_pause_rules, trigger_condition,
+                max_concurrent_calls, scheduled_start_at, scheduled_stop_at, actual_start_at,
+                created_at, updated_at, program_confirmed)
+            VALUES (:id, :organization_id, :program_id, :audience_id, :flow_id, :mode, :status,
+                :timezone, CAST(:did_pool AS jsonb), CAST(:retry_strategy AS jsonb),
+                CAST(:pause_windows AS jsonb), CAST(:auto_pause_rules AS jsonb),
+                CAST(:trigger_condition AS jsonb), :max_concurrent_calls, :scheduled_start_at,
+                :scheduled_stop_at, :actual_start_at, :created_at, :updated_at, false)"""), params)
+    except IntegrityError as exc:
+        if ONE_ACTIVE_INDEX in str(exc.orig):
+            raise ActiveExecutionExists() from None
+        raise
+
+
+async def has_active_execution(conn: AsyncConnection, program_id: str) -> bool:
+    found = await conn.execute(text(f"SELECT 1 FROM executions WHERE program_id = :p AND status IN {ACTIVE_SQL}"),
+                               {"p": program_id})
+    return found.first() is not None
+
+
+async def confirm_program(conn: AsyncConnection, execution_id: str) -> None:
+    """The program service confirmed the launch: the execution may dispatch."""
+    await conn.execute(text("UPDATE executions SET program_confirmed = true WHERE id = CAST(:id AS uuid)"),
+                       {"id": execution_id})
+
+
+async def discard_unconfirmed(conn: AsyncConnection, execution_id: str) -> bool:
+    """Delete a launch the program service refused (never dispatched: unconfirmed), contacts first."""
+    locked = await conn.execute(text("""
+        SELECT 1 FROM executions WHERE id = CAST(:id AS uuid) AND NOT program_confirmed FOR UPDATE"""),
+        {"id": execution_id})
+    if locked.first() is None:
+        return False
+    await conn.execute(text("DELETE FROM execution_contacts WHERE execution_id = CAST(:id AS uuid)"),
+                       {"id": execution_id})
+    await conn.execute(text("DELETE FROM executions WHERE id = CAST(:id AS uuid)"), {"id": execution_id})
+    return True
+
+
+async def set_batch_total(conn: AsyncConnection, execution_id: str, total: int) -> None:
+    await conn.execute(text("""
+        UPDATE executions SET total_contacts = :n, contacts_pending = :n WHERE id = :id"""),
+        {"n": total, "id": execution_id})
+
+
+async def get_execution(conn: AsyncConnection, organization_id: str | None, execution_id: str,
+                        lock: bool = False) -> ExecutionRow | None:
+    clause = "" if organization_id is None else " AND organization_id = :org"
+    suffix = " FOR NO KEY UPDATE" if lock else ""
+    result = await conn.execute(
+        text(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = CAST(:id AS uuid){clause}{suffix}"),
+        {"id": execution_id, "org": organization_id})
+    row = result.mappings().first()
+    return execution_row(row) if row else None
+
+
+async def active_execution_of_program(conn: AsyncConnection, organization_id: str,
+                                      program_id: str) -> str | None:
+    result = await conn.execute(text(f"""
+        SELECT id FROM executions WHERE program_id = :p AND organization_id = :org AND status IN {ACTIVE_SQL}"""),
+        {"p": program_id, "org": organization_id})
+    row = result.first()
+    return str(row[0]) if row else None
+
+
+async def list_executions(conn: AsyncConnection, organization_id: str, program_id: str | None,
+                          active_only: bool, page: PageRequest) -> list[ExecutionRow]:
+    """Newest first: `page.fetch` rows after the key `page.after` (created_at, id)."""
+    clauses = ["organization_id = :org"]
+    params: dict[str, Any] = {"org": organization_id, "limit": page.fetch}
+    if program_id:
+        clauses.append("program_id = :program")
+        params["program"] = program_id
+    if active_only:
+        clauses.append(f"status IN {ACTIVE_SQL}")
+    if page.after:
+        clauses.append("(created_at, id) < (:after_at, CAST(:after_id AS uuid))")
+        params["after_at"], params["after_id"] = page.after
+    result = await conn.execute(text(f"""
+        SELECT {EXECUTION_COLUMNS} FROM executions WHERE {' AND '.join(clauses)}
+        ORDER BY created_at DESC, id DESC LIMIT :limit"""), params)
+    return [execution_row(r) for r in result.mappings()]
+
+
+async def lock_executions(conn: AsyncConnection, execution_ids: Iterable[str]) -> dict[str, LockedExecution]:
+    result = await conn.execute(text("""
+        SELECT id, status, retry_strategy, auto_pause_rules FROM executions WHERE id = ANY(CAST(:ids AS uuid[]))
+        ORDER BY id FOR NO KEY UPDATE"""), {"ids": sorted(set(execution_ids))})
+    return {str(r[0]): LockedExecution(str(r[0]), r[1], r[2], r[3]) for r in result}
+
+
+async def lock_live_executions(conn: AsyncConnection, execution_ids: Iterable[str]) -> dict[str, LiveTarget]:
+    result = await conn.execute(text("""
+        SELECT id, status, mode, organization_id FROM executions WHERE id = ANY(CAST(:ids AS uuid[]))
+        ORDER BY id FOR NO KEY UPDATE"""), {"ids": sorted(set(execution_ids))})
+    return {str(r[0]): LiveTarget(str(r[0]), r[1], r[2], r[3]) for r in result}
+
+
+async def lock_past_stop(conn: AsyncConnection, now: datetime, limit: int = 50) -> list[str]:
+    result = await conn.execute(text(f"""
+        SELECT id FROM executions
+        WHERE status IN {ACTIVE_SQL} AND scheduled_stop_at IS NOT NULL AND scheduled_stop_at <= :now
+        ORDER BY id LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"""), {"now": now, "limit": limit})
+    return [str(r[0]) for r in result]

@@ -1,0 +1,130 @@
+"""The services the execution context asks: program, dialer (DIDs, flows), audience, trigger, account.
+
+Each call answers this context's own types; the peers' errors come back as domain errors
+(kernel.rpc rebuilds them by name), recognised by name or base class, never by import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from kernel import errors, rpc
+from kernel.settings import Settings
+from kernel.timefmt import parse_optional
+from outbound.account.v1 import account_pb2, account_pb2_grpc
+from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
+from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound.program.v1 import program_pb2, program_pb2_grpc
+from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
+from services.execution.domain.launch import ProgramSnapshot
+
+ContactColumns = tuple[list[str], list[str], list[str]]  # contact ids, phones, countries
+
+
+def _json(message: Message) -> dict[str, Any]:
+    """A rule message in its JSON (API, camelCase) shape, as executions store it."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=False)
+
+
+def _snapshot(program: program_pb2.Program) -> ProgramSnapshot:
+    return ProgramSnapshot(
+        id=program.id, organization_id=program.organization_id, status=program.status, mode=program.mode,
+        audience_id=program.audience_id, flow_id=program.flow_id, timezone=program.timezone,
+        start_at=parse_optional(program.start_at), stop_at=parse_optional(program.stop_at),
+        did_ids=tuple(d.id for d in program.did_pool), max_concurrent_calls=program.max_concurrent_calls,
+        retry_strategy=_json(program.retry_strategy),
+        pause_windows=_json(program.pause_windows) if program.HasField("pause_windows") else None,
+        auto_pause_rules=(_json(program.auto_pause_rules).get("rules", [])
+                          if program.HasField("auto_pause_rules") else None),
+        trigger_condition=_json(program.trigger_condition) if program.HasField("trigger_condition") else None)
+
+
+class Peers:
+    def __init__(self, settings: Settings):
+        self._channels: list[grpc.aio.Channel] = []
+        dialer = self._open(settings.address("dialer"))
+        self.programs = program_pb2_grpc.ProgramServiceStub(self._open(settings.address("program")))
+        self.audiences = audience_pb2_grpc.AudienceServiceStub(self._open(settings.address("audience")))
+        self.dids = dialer_pb2_grpc.DialerServiceStub(dialer)
+        self.flows = dialer_pb2_grpc.FlowServiceStub(dialer)
+        self.triggers = trigger_pb2_grpc.TriggerServiceStub(self._open(settings.address("trigger")))
+        self.accounts = account_pb2_grpc.AccountServiceStub(self._open(settings.address("account")))
+
+    def _open(self, address: str) -> grpc.aio.Channel:
+        channel = rpc.channel(address)
+        self._channels.append(channel)
+        return channel
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+    # ------------------------------------------------------------ program
+
+    async def program(self, organization_id: str, program_id: str) -> ProgramSnapshot:
+        """The program as it is now (ProgramNotFoundError passes through)."""
+        return _snapshot(await rpc.call(self.programs.GetProgram, program_pb2.GetProgramRequest(
+            organization_id=organization_id, program_id=program_id)))
+
+    async def mark_program_active(self, organization_id: str, program_id: str) -> str:
+        """Mark the program active; answers its status (an archived program is answered unchanged)."""
+        program = await rpc.call(self.programs.MarkProgramActive, program_pb2.MarkProgramActiveRequest(
+            organization_id=organization_id, program_id=program_id))
+        return str(program.status)
+
+    # ------------------------------------------------------------ dialer
+
+    async def usable_dids(self, organization_id: str, did_ids: Sequence[str]) -> set[str]:
+        """Those of the DIDs neither deleted nor inactive."""
+        answer = await rpc.call(self.dids.ResolveDids, dialer_pb2.ResolveDidsRequest(
+            organization_id=organization_id, did_ids=list(did_ids), validate=False))
+        return {d.id for d in answer.dids if not d.deleted and d.status == "active"}
+
+    async def flow_node_ids(self, organization_id: str, flow_id: str) -> set[str]:
+        flow = await rpc.call(self.flows.GetFlow, dialer_pb2.GetFlowRequest(
+            organization_id=organization_id, flow_id=flow_id))
+        return {node.id for node in flow.nodes}
+
+    # ------------------------------------------------------------ account
+
+    async def available_credits(self, organization_id: str) -> int:
+        answer = await rpc.call(self.accounts.GetCredits,
+                                account_pb2.GetCreditsRequest(organization_id=organization_id), timeout=5)
+        return int(answer.credits.available)
+
+    # ------------------------------------------------------------ trigger
+
+    async def start_live(self, organization_id: str, program_id: str, execution_id: str, audience_id: str,
+                         trigger_condition: dict[str, Any] | None) -> None:
+        request = trigger_pb2.StartLiveExecutionRequest(
+            organization_id=organization_id, program_id=program_id, execution_id=execution_id,
+            output_audience_id=audience_id)
+        if trigger_condition:
+            request.trigger_condition.CopyFrom(
+                json_format.ParseDict(trigger_condition, program_pb2.TriggerCondition()))
+        await rpc.call(self.triggers.StartLiveExecution, request)
+
+    async def end_live(self, execution_id: str) -> None:
+        await rpc.call(self.triggers.EndLiveExecution, trigger_pb2.EndLiveExecutionRequest(execution_id=execution_id))
+
+    # ------------------------------------------------------------ audience
+
+    async def stream_audience(self, organization_id: str, audience_id: str,
+                              batch_size: int = 5000) -> AsyncIterator[ContactColumns]:
+        """The audience's contacts, batch by batch, as columns: (contact ids, phones, countries)."""
+        request = audience_pb2.StreamAudienceContactsRequest(
+            organization_id=organization_id, audience_id=audience_id, batch_size=batch_size, columnar=True)
+        try:
+            async for batch in self.audiences.StreamAudienceContacts(request, timeout=600):
+                if batch.contacts:  # a server that answers one ContactRef per contact
+                    yield ([c.contact_id for c in batch.contacts], [c.phone for c in batch.contacts],
+                           [c.country for c in batch.contacts])
+                else:
+                    yield list(batch.contact_ids), list(batch.phones), list(batch.countries)
+        except grpc.aio.AioRpcError as exc:
+            raise errors.from_rpc_error(exc) from None

@@ -1,0 +1,57 @@
+"""Proto ↔ execution types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import json_format
+
+from kernel.timefmt import iso
+from outbound.dialer.v1 import events_pb2 as dialer_events
+from outbound.execution.v1 import execution_pb2
+from outbound.program.v1 import program_pb2
+from outbound.trigger.v1 import events_pb2 as trigger_events
+from services.execution.adapters.executions import ExecutionRow
+from services.execution.results import CallResult, FiredTrigger
+
+
+def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[dict[str, Any]] | None = None
+             ) -> execution_pb2.Execution:
+    """The execution; its auto-pause counters known only when given (a detail read)."""
+    message = execution_pb2.Execution(
+        id=row.id, program_id=row.program_id, organization_id=row.organization_id,
+        audience_id=row.audience_id or "", flow_id=row.flow_id, status=row.status, mode=row.mode,
+        total_contacts=row.total_contacts, contacts_completed=row.contacts_completed,
+        contacts_failed=row.contacts_failed, contacts_pending=row.contacts_pending,
+        contacts_in_progress=row.contacts_in_progress, contacts_skipped=row.contacts_skipped,
+        scheduled_start_at=iso(row.scheduled_start_at), scheduled_stop_at=iso(row.scheduled_stop_at),
+        actual_start_at=iso(row.actual_start_at), actual_end_at=iso(row.actual_end_at),
+        created_at=iso(row.created_at), updated_at=iso(row.updated_at))
+    if row.auto_pause_rules is not None:
+        message.auto_pause_rules.CopyFrom(
+            json_format.ParseDict({"rules": row.auto_pause_rules}, program_pb2.AutoPauseRules()))
+    if auto_pause_counters is not None:
+        message.auto_pause_counters_known = True
+        message.auto_pause_counters.extend(
+            execution_pb2.AutoPauseCounter(node_id=c["nodeId"], count=c["count"], threshold=c["threshold"])
+            for c in auto_pause_counters)
+    return message
+
+
+def resume_rules(request: execution_pb2.ResumeExecutionRequest) -> list[dict[str, Any]] | None:
+    """The rules a resume carries (API shape), None when it carries none ([] removes every rule)."""
+    if not request.HasField("auto_pause_rules"):
+        return None
+    rules: list[dict[str, Any]] = json_format.MessageToDict(
+        request.auto_pause_rules, always_print_fields_with_no_presence=True).get("rules", [])
+    return rules
+
+
+def call_result(message: dialer_events.CallResult) -> CallResult:
+    return CallResult(message.attempt_id, message.outcome, message.reason, tuple(message.node_ids))
+
+
+def fired_trigger(message: trigger_events.TriggerFired) -> FiredTrigger:
+    return FiredTrigger(message.trigger_id, message.execution_id, message.organization_id, message.contact_id,
+                        message.phone, message.country)
