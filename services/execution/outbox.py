@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kernel import errors, logs
 from kernel.clock import Clock
@@ -40,7 +41,18 @@ class Outbox:
         self.clock = clock
         self._backoff: dict[str, float] = {}  # execution id → monotonic time before which it waits
 
-    async def confirm_program(self, row: ExecutionRow, *, discard: bool = False) -> bool:
+    @contextlib.asynccontextmanager
+    async def _writing(self, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The caller's transaction when it holds the execution's row lock (the sweep: a second
+        connection would wait on that lock for ever), else a transaction of its own."""
+        if conn is not None:
+            yield conn
+        else:
+            async with self.engine.begin() as own:
+                yield own
+
+    async def confirm_program(self, row: ExecutionRow, *, discard: bool = False,
+                              conn: AsyncConnection | None = None) -> bool:
         """Mark the program active; the execution dispatches nothing before this succeeded.
 
         A program deleted since the launch read it ends the execution (ProgramNotFoundError is
@@ -53,27 +65,28 @@ class Outbox:
                 raise ProgramNotFoundError()  # MarkProgramActive answers an archived program unchanged
         except errors.NotFoundError:
             now = self.clock.now()
-            async with self.engine.begin() as conn:
-                if not (discard and await executions.discard_unconfirmed(conn, row.id)):
-                    version = await compare_and_set_status(conn, row.id, st.CANCEL, now, end=True)
+            async with self._writing(conn) as tx:
+                if not (discard and await executions.discard_unconfirmed(tx, row.id)):
+                    version = await compare_and_set_status(tx, row.id, st.CANCEL, now, end=True)
                     if version:
-                        await contacts.skip_pending(conn, row.id, now)
-                    await outbox.mark_notified(conn, row.id, launch=True)
+                        await contacts.skip_pending(tx, row.id, now)
+                    await outbox.mark_notified(tx, row.id, launch=True)
             log.warning("program deleted during its launch; execution ended before any call",
                         extra={"execution_id": row.id, "discarded": discard})
             raise ProgramNotFoundError() from None
         except errors.DomainError as exc:
             log.warning("launch not confirmed yet", extra={"execution_id": row.id, "error": exc.name})
             return False
-        async with self.engine.begin() as conn:
-            await executions.confirm_program(conn, row.id)
+        async with self._writing(conn) as tx:
+            await executions.confirm_program(tx, row.id)
         return True
 
     async def start_live(self, row: ExecutionRow) -> None:
         await self.peers.start_live(row.organization_id, row.program_id, row.id, row.audience_id or "",
                                     row.trigger_condition)
 
-    async def notify_launch(self, row: ExecutionRow, *, confirmed: bool, live_started: bool = False) -> None:
+    async def notify_launch(self, row: ExecutionRow, *, confirmed: bool, live_started: bool = False,
+                            conn: AsyncConnection | None = None) -> None:
         """After-commit side effects of a launch.
 
         launch() starts a live execution's triggers itself (a failure there cancels the launch);
@@ -81,7 +94,7 @@ class Outbox:
         """
         if not confirmed:
             with contextlib.suppress(ProgramNotFoundError):  # cancelled: no call, nothing more
-                if not await self.confirm_program(row):
+                if not await self.confirm_program(row, conn=conn):
                     raise errors.UnavailableError("program service unavailable")
         if row.mode == LIVE and st.is_active(row.status) and not live_started:
             await self.start_live(row)
@@ -107,7 +120,7 @@ class Outbox:
                     continue
                 try:
                     if not due.launch_notified:
-                        await self.notify_launch(row, confirmed=due.program_confirmed)
+                        await self.notify_launch(row, confirmed=due.program_confirmed, conn=conn)
                         await outbox.mark_notified(conn, row.id, launch=True)
                     if not due.end_notified and st.is_terminal(row.status):
                         await self.notify_end(row)

@@ -49,6 +49,7 @@ class World:
     live_started: list[str] = field(default_factory=list)
     live_ended: list[str] = field(default_factory=list)
     fail_live_start: bool = False
+    fail_mark_active: bool = False
 
 
 class ProgramFake(program_pb2_grpc.ProgramServiceServicer):
@@ -63,6 +64,8 @@ class ProgramFake(program_pb2_grpc.ProgramServiceServicer):
         return program
 
     def MarkProgramActive(self, request, context):
+        if self.world.fail_mark_active:
+            _abort(context, errors.UnavailableError("program store down"))
         program = self.world.programs[request.program_id]
         if program.status == "draft":
             program.status = "active"

@@ -301,6 +301,27 @@ def test_live_launch_fails_when_triggers_cannot_start(exec_system, api, db):
     launch(api, program)  # the slot is free again
 
 
+def test_a_launch_left_unconfirmed_is_confirmed_by_the_outbox_and_then_dials(exec_system, api, db):
+    """The program service did not answer MarkProgramActive during the launch: nothing is dialed
+    until the outbox sweep confirms the program (it holds the execution's row lock meanwhile, so
+    the confirmation must be written in its own transaction, not wait on it)."""
+    world = exec_system.world
+    program = make_program(exec_system, n=2)
+    world.fail_mark_active = True
+    try:
+        execution_id = launch(api, program)
+        confirmed = "SELECT program_confirmed FROM executions WHERE id = %s"
+        assert db.execute(confirmed, (execution_id,)).fetchone() == (False,)
+        time.sleep(1.0)
+        assert exec_system.dialer.requests_for(execution_id) == []
+    finally:
+        world.fail_mark_active = False
+    done = wait_status(api, execution_id, "completed", 120)
+    assert done.contacts_completed == 2
+    assert db.execute(confirmed, (execution_id,)).fetchone() == (True,)
+    assert program.id in world.marked_active
+
+
 def test_archiving_the_program_cancels_its_execution(exec_system, api):
     program = make_program(exec_system, n=3)
     execution_id = launch(api, program)
