@@ -8,18 +8,15 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import errors, logs, paging
+from kernel import errors, ids, logs, paging
 from kernel.clock import get_clock
 from services.program.adapters import repository
 from services.program.adapters.peers import Peers
+from services.program.domain import status
+from services.program.domain.errors import ProgramNotFoundError
 from services.program.domain.model import DidItem, Program, ProgramDraft, ProgramSpec, ProgramView
 from services.program.domain.patch import apply_patch, draft_of
-from services.program.domain.validation import (
-    check_program,
-    check_rule_nodes,
-    check_trigger_attribute,
-    is_uuid,
-)
+from services.program.domain.validation import check_program, check_rule_nodes, check_trigger_attribute
 
 log = logs.get("program.service")
 
@@ -75,24 +72,19 @@ class ProgramService:
         return await self._view(program, dids)
 
     async def get(self, organization_id: str, program_id: str, include_archived: bool = False) -> ProgramView:
-        if not is_uuid(program_id):
-            raise errors.ProgramNotFoundError()
+        if not ids.is_uuid(program_id):
+            raise ProgramNotFoundError()
         async with self._engine.connect() as conn:
             program = await repository.get(conn, organization_id, program_id, include_archived=include_archived)
         if program is None:
-            raise errors.ProgramNotFoundError()
+            raise ProgramNotFoundError()
         return await self._view(program)
 
     async def list(self, organization_id: str, limit: int, cursor: str) -> tuple[list[ProgramView], str]:
-        limit = paging.page_size(limit)
-        key = paging.decode(cursor, 2)
-        after = (paging.instant(key[0]), paging.identifier(key[1])) if key else None
+        wanted = paging.request(limit, cursor, paging.instant, paging.identifier)
         async with self._engine.connect() as conn:
-            page = await repository.list_page(conn, organization_id, limit + 1, after)
-        next_cursor = ""
-        if len(page) > limit:
-            page = page[:limit]
-            next_cursor = paging.encode(page[-1].created_at, page[-1].id)
+            rows = await repository.list_page(conn, organization_id, wanted)
+        page, next_cursor = paging.page(rows, wanted, key=lambda p: (p.created_at, p.id))
         # One dialer call for the whole page.
         dids = await self._peers.resolve_dids(organization_id, (d for p in page for d in p.spec.did_pool),
                                               validate=False)
@@ -100,14 +92,14 @@ class ProgramService:
 
     async def update(self, organization_id: str, program_id: str, patch: ProgramDraft,
                      mask: Iterable[str]) -> ProgramView:
-        if not is_uuid(program_id):
-            raise errors.ProgramNotFoundError()
+        if not ids.is_uuid(program_id):
+            raise ProgramNotFoundError()
         async with self._engine.begin() as conn:
             # The row lock serialises concurrent PATCHes and a concurrent archive.
             current = await repository.get(conn, organization_id, program_id, for_update=True)
             if current is None:
-                raise errors.ProgramNotFoundError()
-            if current.status == "archived":
+                raise ProgramNotFoundError()
+            if current.status == status.ARCHIVED:
                 raise errors.BadRequestException("Program is archived and can no longer be changed")
             merged, changed = apply_patch(draft_of(current.spec), patch, mask)
             if not changed:
@@ -122,12 +114,12 @@ class ProgramService:
         """Archive the program and cancel its active execution before answering, so no call starts
         after the answer; program.archived is still published for any other listener. A failure
         after the commit answers 503: the archive holds, and a repeated DELETE finishes the rest."""
-        if not is_uuid(program_id):
-            raise errors.ProgramNotFoundError()
+        if not ids.is_uuid(program_id):
+            raise ProgramNotFoundError()
         async with self._engine.begin() as conn:
             program = await repository.archive(conn, organization_id, program_id, get_clock().now())
         if program is None:
-            raise errors.ProgramNotFoundError()
+            raise ProgramNotFoundError()
         try:
             cancelled = await self._peers.cancel_active_execution(organization_id, program_id)
         except errors.DomainError as exc:
@@ -146,10 +138,10 @@ class ProgramService:
         return await self._view(program)
 
     async def mark_active(self, organization_id: str, program_id: str) -> ProgramView:
-        if not is_uuid(program_id):
-            raise errors.ProgramNotFoundError()
+        if not ids.is_uuid(program_id):
+            raise ProgramNotFoundError()
         async with self._engine.begin() as conn:
             program = await repository.mark_active(conn, organization_id, program_id, get_clock().now())
         if program is None:
-            raise errors.ProgramNotFoundError()
+            raise ProgramNotFoundError()
         return await self._view(program)

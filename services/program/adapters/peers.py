@@ -6,13 +6,16 @@ from collections.abc import Iterable
 
 import grpc
 
+from campaign_rules.checks import fail
 from kernel import errors, rpc
 from kernel.settings import Settings
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from outbound.execution.v1 import execution_pb2, execution_pb2_grpc
 from services.program.domain.model import DidItem
-from services.program.domain.validation import fail
+
+# Custom attributes read per ListAttributes call.
+ATTRIBUTES_PAGE = 1000
 
 
 class Peers:
@@ -51,16 +54,17 @@ class Peers:
             raise fail("audienceId", "no such audience in this organization") from None
 
     async def attribute_types(self, organization_id: str) -> dict[str, str]:
-        """slug → type of every custom attribute of the organization."""
+        """slug → type of every custom attribute of the organization, read page by page (a paging
+        reader, not a periodic loop): it ends at the last page, or if a token comes back unchanged."""
         types: dict[str, str] = {}
         token = ""
         while True:
             page = await rpc.call(self.audiences.ListAttributes, audience_pb2.ListAttributesRequest(
-                organization_id=organization_id, page_size=1000, page_token=token))
+                organization_id=organization_id, page_size=ATTRIBUTES_PAGE, page_token=token))
             types.update({a.slug: a.type for a in page.attributes})
-            token = page.next_page_token
-            if not token:
+            if not page.next_page_token or page.next_page_token == token:
                 return types
+            token = page.next_page_token
 
     async def create_audience(self, organization_id: str, name: str, description: str) -> str:
         audience = await rpc.call(self.audiences.CreateAudience, audience_pb2.CreateAudienceRequest(

@@ -9,15 +9,11 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from kernel.paging import PageRequest
 from services.program.adapters.tables import programs
-from services.program.domain.model import (
-    AutoPauseRule,
-    PauseWindows,
-    Program,
-    ProgramSpec,
-    RetryStrategy,
-    TriggerCondition,
-)
+from services.program.domain import status
+from services.program.domain.model import Program, ProgramSpec
 
 
 def _columns(spec: ProgramSpec) -> dict[str, Any]:
@@ -26,14 +22,14 @@ def _columns(spec: ProgramSpec) -> dict[str, Any]:
         "mode": spec.mode,
         "audience_id": spec.audience_id,
         "flow_id": spec.flow_id,
-        "trigger_condition": spec.trigger_condition.to_json() if spec.trigger_condition else None,
+        "trigger_condition": (trigger_condition.to_json(spec.trigger_condition)
+                              if spec.trigger_condition is not None else None),
         "start_at": spec.start_at,
         "stop_at": spec.stop_at,
         "did_pool": list(spec.did_pool),
-        "retry_strategy": spec.retry_strategy.to_json(),
-        "pause_windows": spec.pause_windows.to_json() if spec.pause_windows is not None else None,
-        "auto_pause_rules": ([r.to_json() for r in spec.auto_pause_rules]
-                             if spec.auto_pause_rules is not None else None),
+        "retry_strategy": retry.to_json(spec.retry_strategy),
+        "pause_windows": pause_windows.to_json(spec.pause_windows) if spec.pause_windows is not None else None,
+        "auto_pause_rules": auto_pause.to_json(spec.auto_pause_rules) if spec.auto_pause_rules is not None else None,
         "timezone": spec.timezone,
         "max_concurrent_calls": spec.max_concurrent_calls,
     }
@@ -45,15 +41,14 @@ def _program(row: RowMapping) -> Program:
         mode=row["mode"],
         audience_id=row["audience_id"],
         flow_id=row["flow_id"],
-        trigger_condition=(TriggerCondition.from_json(row["trigger_condition"])
+        trigger_condition=(trigger_condition.from_json(row["trigger_condition"])
                            if row["trigger_condition"] is not None else None),
         start_at=row["start_at"],
         stop_at=row["stop_at"],
         did_pool=tuple(row["did_pool"]),
-        retry_strategy=RetryStrategy.from_json(row["retry_strategy"]),
-        pause_windows=PauseWindows.from_json(row["pause_windows"]) if row["pause_windows"] is not None else None,
-        auto_pause_rules=(tuple(AutoPauseRule.from_json(r) for r in row["auto_pause_rules"])
-                          if row["auto_pause_rules"] is not None else None),
+        retry_strategy=retry.from_json(row["retry_strategy"]),
+        pause_windows=pause_windows.from_json(row["pause_windows"]) if row["pause_windows"] is not None else None,
+        auto_pause_rules=auto_pause.from_json(row["auto_pause_rules"]),
         timezone=row["timezone"],
         max_concurrent_calls=row["max_concurrent_calls"],
     )
@@ -63,7 +58,7 @@ def _program(row: RowMapping) -> Program:
 
 async def insert(conn: AsyncConnection, program_id: str, organization_id: str, spec: ProgramSpec,
                  now: datetime) -> Program:
-    stmt = programs.insert().values(id=program_id, organization_id=organization_id, status="draft",
+    stmt = programs.insert().values(id=program_id, organization_id=organization_id, status=status.DRAFT,
                                     created_at=now, updated_at=now, **_columns(spec)).returning(programs)
     return _program((await conn.execute(stmt)).mappings().one())
 
@@ -72,23 +67,25 @@ async def get(conn: AsyncConnection, organization_id: str, program_id: str, *, f
               include_archived: bool = True) -> Program | None:
     stmt = select(programs).where(programs.c.id == program_id, programs.c.organization_id == organization_id)
     if not include_archived:
-        stmt = stmt.where(programs.c.status != "archived")
+        stmt = stmt.where(programs.c.status != status.ARCHIVED)
     if for_update:
         stmt = stmt.with_for_update()
     row = (await conn.execute(stmt)).mappings().first()
     return _program(row) if row else None
 
 
-async def list_page(conn: AsyncConnection, organization_id: str, limit: int,
-                    after: tuple[datetime, str] | None) -> list[Program]:
-    """Newest first; `after` is the (created_at, id) of the last program of the previous page."""
-    stmt = select(programs).where(programs.c.organization_id == organization_id, programs.c.status != "archived")
+async def list_page(conn: AsyncConnection, organization_id: str, wanted: PageRequest) -> list[Program]:
+    """Newest first, `wanted.fetch` programs after `wanted.after`, the (created_at, id) of the last
+    program of the previous page."""
+    stmt = select(programs).where(programs.c.organization_id == organization_id,
+                                  programs.c.status != status.ARCHIVED)
+    after = wanted.after
     if after is not None:
         # Typed binds: a row comparison does not infer the column types of its right side.
         last = tuple_(bindparam("after_created_at", after[0], type_=programs.c.created_at.type),
                       bindparam("after_id", after[1], type_=programs.c.id.type))
         stmt = stmt.where(tuple_(programs.c.created_at, programs.c.id) < last)
-    stmt = stmt.order_by(programs.c.created_at.desc(), programs.c.id.desc()).limit(limit)
+    stmt = stmt.order_by(programs.c.created_at.desc(), programs.c.id.desc()).limit(wanted.fetch)
     return [_program(row) for row in (await conn.execute(stmt)).mappings()]
 
 
@@ -102,8 +99,8 @@ async def archive(conn: AsyncConnection, organization_id: str, program_id: str, 
     """Archive once; archiving again changes nothing and answers the archived program."""
     stmt = (update(programs)
             .where(programs.c.id == program_id, programs.c.organization_id == organization_id,
-                   programs.c.status != "archived")
-            .values(status="archived", archived_at=now, updated_at=now).returning(programs))
+                   programs.c.status.in_(status.sources(status.ARCHIVED)))
+            .values(status=status.ARCHIVED, archived_at=now, updated_at=now).returning(programs))
     row = (await conn.execute(stmt)).mappings().first()
     if row:
         return _program(row)
@@ -113,8 +110,8 @@ async def archive(conn: AsyncConnection, organization_id: str, program_id: str, 
 async def mark_active(conn: AsyncConnection, organization_id: str, program_id: str, now: datetime) -> Program | None:
     stmt = (update(programs)
             .where(programs.c.id == program_id, programs.c.organization_id == organization_id,
-                   programs.c.status == "draft")
-            .values(status="active", updated_at=now).returning(programs))
+                   programs.c.status.in_(status.sources(status.ACTIVE)))
+            .values(status=status.ACTIVE, updated_at=now).returning(programs))
     row = (await conn.execute(stmt)).mappings().first()
     if row:
         return _program(row)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules.checks import fail
 from kernel.timefmt import iso
 from services.program.domain.model import ProgramDraft, ProgramSpec
-from services.program.domain.validation import fail
 
 # API name → draft attribute. `mode` is deliberately absent: it is fixed at creation.
 PATCHABLE = {
@@ -27,13 +28,17 @@ PATCHABLE = {
 
 
 def draft_of(spec: ProgramSpec) -> ProgramDraft:
-    """The stored program as a draft, so a patch can be laid over it and checked again."""
+    """The stored program as a draft (its rules as the proto carries them), so a patch can be laid
+    over it and checked again."""
+    condition, windows, rules = spec.trigger_condition, spec.pause_windows, spec.auto_pause_rules
     return ProgramDraft(
         name=spec.name, mode=spec.mode, audience_id=spec.audience_id or "", flow_id=spec.flow_id,
-        trigger_condition=spec.trigger_condition, start_at=iso(spec.start_at), stop_at=iso(spec.stop_at),
-        did_pool=spec.did_pool, retry_strategy=spec.retry_strategy, pause_windows=spec.pause_windows,
-        auto_pause_rules=spec.auto_pause_rules, timezone=spec.timezone,
-        max_concurrent_calls=spec.max_concurrent_calls,
+        trigger_condition=trigger_condition.to_proto(condition) if condition is not None else None,
+        start_at=iso(spec.start_at), stop_at=iso(spec.stop_at), did_pool=spec.did_pool,
+        retry_strategy=retry.to_proto(spec.retry_strategy),
+        pause_windows=pause_windows.to_proto(windows) if windows is not None else None,
+        auto_pause_rules=auto_pause.to_proto(rules) if rules is not None else None,
+        timezone=spec.timezone, max_concurrent_calls=spec.max_concurrent_calls,
     )
 
 

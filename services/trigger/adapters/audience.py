@@ -12,6 +12,9 @@ from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 STREAM_BATCH = 5000
 # Members added per AddAudienceMembers call.
 MEMBERS_BATCH = 1000
+# The audience service's errors, recognised by name.
+AUDIENCE_NOT_FOUND = "AudienceNotFoundError"
+ATTRIBUTE_NOT_FOUND = "AttributeNotFoundError"
 
 
 class AudienceClient:
@@ -40,16 +43,15 @@ class AudienceClient:
             chunk = list(contact_ids[start:start + MEMBERS_BATCH])
             try:
                 await self._add(organization_id, audience_id, chunk)
-            except errors.AudienceNotFoundError:
-                return
-            except errors.NotFoundError:
+            except errors.NotFoundError as exc:
+                if errors.is_named(exc, AUDIENCE_NOT_FOUND):
+                    return
                 for contact_id in chunk:
                     try:
                         await self._add(organization_id, audience_id, [contact_id])
-                    except errors.AudienceNotFoundError:
-                        return
-                    except errors.NotFoundError:
-                        continue
+                    except errors.NotFoundError as one:
+                        if errors.is_named(one, AUDIENCE_NOT_FOUND):
+                            return
 
     async def _add(self, organization_id: str, audience_id: str, contact_ids: list[str]) -> None:
         await rpc.call(self._stub.AddAudienceMembers, audience_pb2.AudienceMembersRequest(

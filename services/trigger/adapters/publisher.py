@@ -9,7 +9,7 @@ from nats.js import JetStreamContext
 from kernel import jetstream
 from kernel.timefmt import iso
 from outbound.trigger.v1 import events_pb2
-from services.trigger.adapters.repository import TriggerRow
+from services.trigger.adapters.triggers import TriggerRow
 
 SUBJECT = "trigger.fired"
 

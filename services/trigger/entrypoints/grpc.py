@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from campaign_rules import trigger_condition
 from kernel.timefmt import iso
 from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
-from services.trigger.adapters.repository import TriggerRow
-from services.trigger.domain.schedule import Condition
+from services.trigger.adapters.triggers import TriggerRow
 from services.trigger.service import StartRequest, TriggerService
 
 
@@ -25,9 +25,7 @@ class TriggerServicer(trigger_pb2_grpc.TriggerServiceServicer):
         self.service = service
 
     async def StartLiveExecution(self, request, context):
-        tc = request.trigger_condition
-        condition = Condition.create(tc.attribute_name, tc.direction, tc.offset.days, tc.offset.hours,
-                                     tc.offset.minutes, kind=tc.type)
+        condition = trigger_condition.from_proto(request.trigger_condition)
         created = await self.service.start_live_execution(StartRequest(
             organization_id=request.organization_id, program_id=request.program_id,
             execution_id=request.execution_id, condition=condition,

@@ -1,11 +1,12 @@
-"""Background loops run by every replica: fire due triggers, republish unpublished ones."""
+"""Background loops run by every replica: fire due triggers, republish unpublished ones.
+
+A failed unit is logged and retried by the next one: claimed triggers stay unpublished and the
+sweeper publishes them once their lease ends. A full batch runs the next one at once.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
-from kernel import logs
-from kernel.loops import finish_current
+from kernel import logs, loops
 from services.trigger.service import CLAIM_BATCH, TriggerService
 
 log = logs.get("trigger.loops")
@@ -15,28 +16,15 @@ TICK_SECONDS = 0.15
 SWEEP_SECONDS = 2.0
 
 
+def _full(count: int) -> bool:
+    return count >= CLAIM_BATCH
+
+
 async def evaluate_forever(service: TriggerService) -> None:
-    while True:
-        try:
-            claimed = await finish_current(service.fire_due(CLAIM_BATCH))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The claimed ones stay unpublished; the sweeper publishes them once their lease ends.
-            log.exception("trigger evaluation failed")
-            claimed = 0
-        if claimed < CLAIM_BATCH:
-            await asyncio.sleep(TICK_SECONDS)
+    await loops.every(TICK_SECONDS, lambda: service.fire_due(CLAIM_BATCH), log=log, what="trigger evaluation",
+                      busy=_full)
 
 
 async def sweep_forever(service: TriggerService) -> None:
-    while True:
-        try:
-            swept = await service.republish_unpublished(CLAIM_BATCH)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("republish sweep failed")
-            swept = 0
-        if swept < CLAIM_BATCH:
-            await asyncio.sleep(SWEEP_SECONDS)
+    await loops.every(SWEEP_SECONDS, lambda: service.republish_unpublished(CLAIM_BATCH), log=log,
+                      what="republish sweep", busy=_full)

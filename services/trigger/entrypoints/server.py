@@ -26,7 +26,8 @@ async def main(settings: Settings) -> None:
     audience = AudienceClient(settings.address("audience"))
     runtime.on_close(audience.close)
 
-    service = TriggerService(engine, audience, FiredPublisher(js), get_clock())
+    service = TriggerService(engine, audience, FiredPublisher(js), get_clock(),
+                             publish_lease_seconds=settings.trigger_publish_lease_seconds)
     trigger_pb2_grpc.add_TriggerServiceServicer_to_server(TriggerServicer(service), runtime.server)
     runtime.add_services([trigger_pb2.DESCRIPTOR.services_by_name["TriggerService"].full_name])
 
