@@ -53,6 +53,14 @@ def _text_problem(value: Any) -> str | None:
     return next((p for p in map(_text_problem, items) if p), None)
 
 
+class AutoPauseRuleIn(ApiModel):
+    """One auto-pause rule, as a program and a resume both take it."""
+
+    node_id: str = Field(description="A node of the flow; one rule per node")
+    threshold: Int32 = Field(description=">= 1")
+    reset_on_resume: bool = False
+
+
 class ApiResponse(BaseModel):
     """Response bodies: camelCase on the wire, built from proto dicts."""
 

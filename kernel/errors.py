@@ -9,7 +9,7 @@ HTTP. Nothing else maps errors.
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2  # type: ignore[import-untyped]  # protobuf ships no stubs
+from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "outbound"

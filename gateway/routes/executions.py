@@ -9,18 +9,12 @@ from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
-from gateway.models import ApiModel, ApiResponse, Int32
+from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn
 from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.execution.v1 import execution_pb2 as pb
 from outbound.program.v1 import program_pb2
 
 router = APIRouter(tags=["executions"])
-
-
-class AutoPauseRuleIn(ApiModel):
-    node_id: str = Field(description="A node of the execution's flow; one rule per node")
-    threshold: Int32 = Field(description=">= 1")
-    reset_on_resume: bool = False
 
 
 class ResumeExecutionRequest(ApiModel):

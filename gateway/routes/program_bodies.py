@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from google.protobuf import json_format
 from pydantic import Field
 
-from gateway.models import ApiModel, ApiResponse, Int32, to_proto
+from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, Int32, to_proto
 from kernel import errors
 from outbound.program.v1 import program_pb2 as pb
 
@@ -62,12 +62,6 @@ class RetryScheduledIn(ApiModel):
 
 
 RetryStrategyIn = Annotated[RetryNoneIn | RetryFixedDelayIn | RetryScheduledIn, Field(discriminator="type")]
-
-
-class AutoPauseRuleIn(ApiModel):
-    node_id: str = Field(description="A node of the program's flow; one rule per node")
-    threshold: Int32 = Field(description=">= 1")
-    reset_on_resume: bool = False
 
 
 class TriggerOffsetIn(ApiModel):
