@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kernel import errors
 from kernel.clock import get_clock
 from services.account.adapters import repository as repo
-from services.account.domain import reservations
+from services.account.domain import organizations, reservations
 from services.account.domain.errors import OrganizationNotFoundError, reservation_not_found
 from services.account.domain.reservations import Reservation, Settlement
-from services.account.service import existing_balance, org_id
 
 T = TypeVar("T")
 ReserveItem = tuple[str, str, int]  # (organization id, reservation id, amount)
@@ -35,7 +34,7 @@ class ReservationBatches:
         valid: list[tuple[int, uuid.UUID, str, int]] = []
         for i, (organization_id, reservation_id, amount) in enumerate(items):
             try:
-                valid.append((i, org_id(organization_id), reservations.check_reservation_id(reservation_id),
+                valid.append((i, organizations.parse_id(organization_id), reservations.check_reservation_id(reservation_id),
                               reservations.check_amount(amount)))
             except errors.DomainError as exc:
                 answers[i] = exc
@@ -53,7 +52,7 @@ class ReservationBatches:
                         continue
                     if reservation_id in existing:  # a repeated call answers the first outcome
                         owner, state = existing[reservation_id]
-                        owner_credits = balances[owner] if owner in balances else await existing_balance(conn, owner)
+                        owner_credits = balances[owner] if owner in balances else await repo.existing_balance(conn, owner)
                         answers[i] = Reservation(reservations.is_reserved(state), owner_credits)
                         continue
                     opening = reservations.open_reservation(credits, amount)

@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kernel import errors, ids
+from kernel import errors
 from kernel.clock import get_clock
 from services.account.adapters import repository as repo
 from services.account.domain import api_keys, organizations, reservations
@@ -24,18 +24,6 @@ from services.account.domain.errors import (
 )
 from services.account.domain.organizations import CreatedOrganization, Organization
 from services.account.domain.reservations import Reservation, Settlement
-
-
-def org_id(value: str) -> uuid.UUID:
-    """A malformed organization id is an unknown one."""
-    return ids.parse(value, OrganizationNotFoundError)
-
-
-async def existing_balance(conn: AsyncConnection, org: uuid.UUID, *, lock: bool = False) -> Balance:
-    credits = await repo.balance(conn, org, lock=lock)
-    if credits is None:
-        raise OrganizationNotFoundError()
-    return credits
 
 
 class AccountService:
@@ -56,7 +44,7 @@ class AccountService:
         return CreatedOrganization(Organization(str(org), name, now), key.plaintext, key.key_id)
 
     async def get_organization(self, organization_id: str) -> Organization:
-        org = org_id(organization_id)
+        org = organizations.parse_id(organization_id)
         async with self._engine.connect() as conn:
             found = await repo.organization(conn, org)
         if found is None:
@@ -64,11 +52,11 @@ class AccountService:
         return found
 
     async def create_api_key(self, organization_id: str, name: str) -> api_keys.IssuedKey:
-        org = org_id(organization_id)
+        org = organizations.parse_id(organization_id)
         name = organizations.check_key_name(name)
         key = api_keys.issue()
         async with self._engine.begin() as conn:
-            await existing_balance(conn, org)  # the organization must exist
+            await repo.existing_balance(conn, org)  # the organization must exist
             await repo.insert_api_key(conn, org, key, name, get_clock().now())
         return key
 
@@ -92,13 +80,13 @@ class AccountService:
     # --- credits ---
 
     async def get_credits(self, organization_id: str) -> Balance:
-        org = org_id(organization_id)
+        org = organizations.parse_id(organization_id)
         async with self._engine.connect() as conn:
-            return await existing_balance(conn, org)
+            return await repo.existing_balance(conn, org)
 
     async def add_credits(self, organization_id: str, amount: int) -> Balance:
         organizations.check_top_up(amount)
-        org = org_id(organization_id)
+        org = organizations.parse_id(organization_id)
         async with self._engine.begin() as conn:
             credits = await repo.add_credits(conn, org, amount)
         if credits is None:
@@ -106,19 +94,19 @@ class AccountService:
         return credits
 
     async def reserve(self, organization_id: str, reservation_id: str, amount: int) -> Reservation:
-        org = org_id(organization_id)
+        org = organizations.parse_id(organization_id)
         reservation_id = reservations.check_reservation_id(reservation_id)
         reservations.check_amount(amount)
         async with self._engine.begin() as conn:
             # Lock order everywhere: organization row, then reservation row.
-            opening = reservations.open_reservation(await existing_balance(conn, org, lock=True), amount)
+            opening = reservations.open_reservation(await repo.existing_balance(conn, org, lock=True), amount)
             new = repo.NewReservation(reservation_id, org, amount, opening.state)
             if not await repo.insert_reservation(conn, new, get_clock().now()):
                 # A repeated call answers the first outcome, with its organization's credits.
                 first = await repo.reservation(conn, reservation_id)
                 assert first is not None  # reservations are never deleted
                 return Reservation(reservations.is_reserved(first.state),
-                                   await existing_balance(conn, first.organization_id))
+                                   await repo.existing_balance(conn, first.organization_id))
             if opening.state == reservations.HELD:
                 # The row is locked: the guarded UPDATE holds exactly what the rule decided.
                 if await repo.hold(conn, org, amount) != opening.credits:
@@ -130,7 +118,7 @@ class AccountService:
         owner = await repo.reservation(conn, reservation_id)
         if owner is None:
             raise reservation_not_found()
-        credits = await existing_balance(conn, owner.organization_id, lock=True)
+        credits = await repo.existing_balance(conn, owner.organization_id, lock=True)
         row = await repo.reservation(conn, reservation_id, lock=True)
         assert row is not None  # reservations are never deleted
         return row, credits

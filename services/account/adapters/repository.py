@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.account.domain.api_keys import IssuedKey
 from services.account.domain.credits import Balance
+from services.account.domain.errors import OrganizationNotFoundError
 from services.account.domain.organizations import Organization
 from services.account.domain.reservations import RELEASED, SETTLED, sources
 
@@ -223,3 +224,11 @@ async def insert_reservations(conn: AsyncConnection, new: list[NewReservation], 
 
 async def settle_many(conn: AsyncConnection, charged: dict[str, int], now: datetime) -> None:
     await conn.execute(_SETTLE_MANY, {"rids": list(charged), "charged": list(charged.values()), "now": now})
+
+
+async def existing_balance(conn: AsyncConnection, org: uuid.UUID, *, lock: bool = False) -> Balance:
+    """The organization's balance; OrganizationNotFoundError when there is no such organization."""
+    credits = await balance(conn, org, lock=lock)
+    if credits is None:
+        raise OrganizationNotFoundError()
+    return credits

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from kernel import errors
+from kernel import errors, ids
+from services.account.domain.errors import OrganizationNotFoundError
 
 MAX_NAME_LENGTH = 200
 DEFAULT_KEY_NAME = "default"  # the key issued with a new organization
@@ -51,3 +53,8 @@ def check_top_up(amount: int) -> int:
     if amount <= 0:
         raise errors.ValidationError("amount: must be greater than 0", field="amount")
     return amount
+
+
+def parse_id(value: str) -> uuid.UUID:
+    """A malformed organization id is an unknown one."""
+    return ids.parse(value, OrganizationNotFoundError)
