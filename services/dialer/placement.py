@@ -18,26 +18,26 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from kernel import errors, logs, metrics
+from campaign_rules.limits import CREDITS_PER_CALL
+from kernel import errors, ids, logs, metrics
 from kernel.clock import get_clock
 from kernel.timefmt import parse_optional
 from outbound.execution.v1 import events_pb2 as execution_events
-from services.dialer.adapters.accounts import Accounts
-from services.dialer.adapters.call_repository import CallRecord, CallRepository, NewAttempt
+from services.dialer.adapters.call_repository import CallRepository
 from services.dialer.adapters.carrier import CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.did_repository import DidRepository
 from services.dialer.adapters.did_slots import DidSlots, GateClosed
 from services.dialer.adapters.flow_repository import FlowRepository
+from services.dialer.adapters.peers import Accounts
 from services.dialer.adapters.publisher import ResultPublisher
-from services.dialer.domain.billing import billable_minutes
+from services.dialer.domain import attempts
+from services.dialer.domain.attempts import CallRecord, NewAttempt, Verdict
+from services.dialer.domain.billing import reservation_id
 from services.dialer.domain.did_choice import DidInfo, preferred_group
 from services.dialer.domain.flows import Flow
-from services.dialer.domain.ids import as_uuid
+from services.dialer.settlement import Settlement
 
 log = logs.get("dialer.placement")
-
-CREDITS_PER_CALL = 1  # the available balance must cover one minute
-NOT_PLACED = "not_placed"
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class PoisonRequest(ValueError):
 def check_request(req: execution_events.DialRequested) -> NewAttempt:
     if not req.attempt_id:
         raise PoisonRequest("attempt_id missing")
-    org = as_uuid(req.organization_id)
+    org = ids.canonical(req.organization_id)
     if org is None:
         raise PoisonRequest("organization_id is not a UUID")
     if not req.phone or not req.execution_id:
@@ -72,29 +72,37 @@ def check_request(req: execution_events.DialRequested) -> NewAttempt:
                       contact_id=req.contact_id, phone=req.phone, attempt=max(1, req.attempt))
 
 
-def reservation_id(record: CallRecord) -> str:
-    """The attempt id; after a rejection a fresh id, so the account's answer is not replayed."""
-    return record.attempt_id if record.rejections == 0 else f"{record.attempt_id}:{record.rejections}"
-
-
 class Placement:
+    """Places the calls of dial requests; the consumer's heartbeat and shutdown go through
+    `renew_leases` and `expire_lease`."""
+
     def __init__(self, *, calls: CallRepository, dids: DidRepository, flows: FlowRepository,
                  slots: DidSlots, accounts: Accounts, carrier: Carrier, publisher: ResultPublisher,
-                 owner: str, did_cap: int, lease_seconds: float, unknown_settle_seconds: float = 600.0):
-        self.calls = calls
-        self.dids = dids
-        self.flows = flows
-        self.slots = slots
-        self.accounts = accounts
-        self.carrier = carrier
-        self.publisher = publisher
-        self.owner = owner
-        self.did_cap = did_cap
-        self.lease_seconds = lease_seconds
-        self.unknown_settle_seconds = unknown_settle_seconds
+                 settlement: Settlement, owner: str, did_cap: int, lease_seconds: float):
+        self._calls = calls
+        self._dids = dids
+        self._flows = flows
+        self._slots = slots
+        self._accounts = accounts
+        self._carrier = carrier
+        self._publisher = publisher
+        self._settlement = settlement
+        self._owner = owner
+        self._did_cap = did_cap
+        self._lease_seconds = lease_seconds
         # attempt id → DID slot held (None until one is taken); renewed by the heartbeat.
-        self.live: dict[str, str | None] = {}
+        self._live: dict[str, str | None] = {}
         self._flow_cache: dict[tuple[str, str], Flow | None] = {}
+
+    async def renew_leases(self) -> None:
+        """Extend the leases of the records and DID slots of the calls under way (the heartbeat)."""
+        live = dict(self._live)
+        await self._calls.renew(list(live), self._owner, self._lease_seconds)
+        await self._slots.renew([(did, aid) for aid, did in live.items() if did])
+
+    async def expire_lease(self, attempt_id: str) -> None:
+        """This dialer stops working on the attempt now (shutdown): the next delivery takes it."""
+        await self._calls.expire_lease(attempt_id, self._owner)
 
     async def handle(self, req: execution_events.DialRequested, stream_seq: int) -> Decision:
         attempt = check_request(req)
@@ -111,35 +119,35 @@ class Placement:
 
     async def _handle(self, req: execution_events.DialRequested, attempt: NewAttempt, stream_seq: int,
                       pool: asyncio.Future[list[DidInfo]]) -> Decision:
-        claim = await self.calls.claim(attempt, self.owner, self.lease_seconds, stream_seq, get_clock().now())
+        claim = await self._calls.claim(attempt, self._owner, self._lease_seconds, stream_seq, get_clock().now())
         record = claim.record
-        if claim.kind in ("finished", "abandoned"):
+        if claim.kind in (Verdict.FINISHED, Verdict.ABANDONED):
             # The call happened (or was lost mid-call): its result may not have reached anyone.
-            await self.settle(record)
-            await self.publisher.publish(record, answering=stream_seq if claim.kind == "finished" else None)
+            await self._settlement.settle(record)
+            await self._publisher.publish(record, answering=stream_seq if claim.kind == Verdict.FINISHED else None)
             return ACK
-        if claim.kind == "rejected":
-            await self.publisher.publish(record)
+        if claim.kind == Verdict.REJECTED:
+            await self._publisher.publish(record)
             return ACK
-        if claim.kind == "busy":
+        if claim.kind == Verdict.BUSY:
             return nak(2.0 + random.random(), "attempt busy elsewhere")
-        self.live[attempt.attempt_id] = None
+        self._live[attempt.attempt_id] = None
         try:
             return await self._place(req, attempt, record, stream_seq, await pool)
         except Exception:
             # Before a call starts the attempt is handed back at once; a started one is
             # already finished or stays with this dialer's lease.
             with contextlib.suppress(Exception):
-                await self.calls.release_claim(attempt.attempt_id, self.owner)
+                await self._calls.release_claim(attempt.attempt_id, self._owner)
             raise
         finally:
-            self.live.pop(attempt.attempt_id, None)
+            self._live.pop(attempt.attempt_id, None)
 
     async def _pool(self, req: execution_events.DialRequested, org: str) -> list[DidInfo]:
-        ids = [d for d in (as_uuid(x) for x in req.did_pool) if d]
-        rows = await self.dids.get_many(ids)
+        did_ids = [d for d in (ids.canonical(x) for x in req.did_pool) if d]
+        rows = await self._dids.get_many(did_ids)
         pool = []
-        for did_id in ids:
+        for did_id in did_ids:
             row = rows.get(did_id)
             if row is None or row.organization_id not in (None, org):
                 continue
@@ -149,8 +157,8 @@ class Placement:
     async def _flow(self, org: str, flow_id: str) -> Flow | None:
         key = (org, flow_id)
         if key not in self._flow_cache:
-            fid = as_uuid(flow_id)
-            row = await self.flows.get(org, fid) if fid else None
+            fid = ids.canonical(flow_id)
+            row = await self._flows.get(org, fid) if fid else None
             if row is None:
                 return None  # not cached: an unknown id may be a flow not yet visible
             if len(self._flow_cache) > 10_000:
@@ -158,18 +166,19 @@ class Placement:
             self._flow_cache[key] = row.flow  # flows are immutable
         return self._flow_cache[key]
 
-    async def _reject(self, attempt: NewAttempt, reason: str, stream_seq: int, outcome: str = "rejected") -> Decision:
-        record = await self.calls.reject(attempt.attempt_id, self.owner, reason, stream_seq, get_clock().now(),
-                                         outcome)
+    async def _reject(self, attempt: NewAttempt, reason: str, stream_seq: int,
+                      outcome: str = attempts.REJECTED_OUTCOME) -> Decision:
+        record = await self._calls.reject(attempt.attempt_id, self._owner, reason, stream_seq, get_clock().now(),
+                                          outcome)
         if record is None:
             return nak(1.0, "lost the attempt")
-        log.info("call not placed" if outcome == NOT_PLACED else "call rejected",
+        log.info("call not placed" if outcome == attempts.NOT_PLACED else "call rejected",
                  extra={"attempt_id": attempt.attempt_id, "reason": reason})
-        await self.publisher.publish(record)
+        await self._publisher.publish(record)
         return ACK
 
     async def _not_placed(self, attempt: NewAttempt, reason: str, stream_seq: int) -> Decision:
-        return await self._reject(attempt, reason, stream_seq, NOT_PLACED)
+        return await self._reject(attempt, reason, stream_seq, attempts.NOT_PLACED)
 
     async def _place(self, req: execution_events.DialRequested, attempt: NewAttempt, record: CallRecord,
                      stream_seq: int, pool: list[DidInfo]) -> Decision:
@@ -183,38 +192,39 @@ class Placement:
         # Through the gate, then round-robin from the group's next turn (domain.did_choice.rotation),
         # atomically in Redis.
         try:
-            did_id = await self.slots.acquire_in_turn(attempt.execution_id, group, [d.id for d in candidates],
-                                                      attempt.attempt_id, self.did_cap)
+            did_id = await self._slots.acquire_in_turn(attempt.execution_id, group, [d.id for d in candidates],
+                                                       attempt.attempt_id, self._did_cap)
         except GateClosed:
             return await self._not_placed(attempt, "execution_not_running", stream_seq)
         if did_id is None:
-            await self.calls.release_claim(attempt.attempt_id, self.owner)
+            await self._calls.release_claim(attempt.attempt_id, self._owner)
             return nak(1.0 + random.random(), "every DID at its cap")
         did = next(d for d in candidates if d.id == did_id)
-        self.live[attempt.attempt_id] = did_id
+        self._live[attempt.attempt_id] = did_id
         try:
-            reservation = reservation_id(record)
+            reservation = reservation_id(record.attempt_id, record.rejections)
             try:
-                reserved = await self.accounts.reserve(attempt.organization_id, reservation, CREDITS_PER_CALL)
+                reserved = await self._accounts.reserve(attempt.organization_id, reservation, CREDITS_PER_CALL)
             except errors.DomainError as exc:
                 log.warning("credit reservation failed", extra={"attempt_id": attempt.attempt_id,
                                                                  "error": exc.name})
-                await self.calls.release_claim(attempt.attempt_id, self.owner)
+                await self._calls.release_claim(attempt.attempt_id, self._owner)
                 return nak(2.0, "account service unavailable")
             if not reserved:
                 return await self._reject(attempt, "no_credits", stream_seq)
             started = get_clock().now()
-            if not await self.calls.mark_placing(attempt.attempt_id, self.owner, did.id, did.number,
-                                                 reservation, started):
+            if not await self._calls.mark_placing(attempt.attempt_id, self._owner, did.id, did.number,
+                                                  reservation, started):
                 return nak(1.0, "lost the attempt")
             # The last step before the carrier: nothing awaited between this check and the call.
             why_not = await self._why_not_now(attempt.execution_id, deadline)
             if why_not:
                 with contextlib.suppress(errors.DomainError):  # else the reservation expires by itself
-                    await self.accounts.settle(reservation, 0)
+                    await self._accounts.settle(reservation, 0)
                 return await self._not_placed(attempt, why_not, stream_seq)
-            placing = replace(record, state="placing", owner=self.owner, did_id=did.id, did_number=did.number,
-                              reservation_id=reservation, settled=False, started_at=started, ended_at=None)
+            placing = replace(record, state=attempts.PLACING, owner=self._owner, did_id=did.id,
+                              did_number=did.number, reservation_id=reservation, settled=False,
+                              started_at=started, ended_at=None)
             outcome = await self._call(CallRequest(attempt.attempt_id, attempt.phone, attempt.attempt,
                                                    did.number, flow), started)
             metrics.CALLS_PLACED.labels(outcome.outcome).inc()
@@ -224,16 +234,16 @@ class Placement:
                 return ACK
             # The result first: the execution waits for it, not for the charge (a settlement that
             # fails or is cut short is finished by the sweeper from the record).
-            await self.publisher.publish(finished)
-            await self.settle(finished)
+            await self._publisher.publish(finished)
+            await self._settlement.settle(finished)
             return ACK
         finally:
             with contextlib.suppress(Exception):
-                await self.slots.release(did_id, attempt.attempt_id)
+                await self._slots.release(did_id, attempt.attempt_id)
 
     async def _why_not_now(self, execution_id: str, deadline: datetime | None) -> str:
         """Right before the call: the reason it may no longer start, or "" when it may."""
-        if not await self.slots.gate_open(execution_id):
+        if not await self._slots.gate_open(execution_id):
             return "execution_not_running"
         if _past(deadline):
             return "deadline_passed"
@@ -243,9 +253,9 @@ class Placement:
         # The call has happened: a brief database hiccup must not turn it into a lost call.
         for attempt in range(5):
             try:
-                return await self.calls.finish(attempt_id, self.owner, outcome.outcome, outcome.started_at,
-                                               outcome.answered_at, outcome.ended_at, outcome.talk_seconds,
-                                               outcome.node_ids, placing=placing)
+                return await self._calls.finish(attempt_id, self._owner, outcome.outcome, outcome.started_at,
+                                                outcome.answered_at, outcome.ended_at, outcome.talk_seconds,
+                                                outcome.node_ids, placing=placing)
             except Exception:
                 if attempt == 4:
                     raise
@@ -255,47 +265,12 @@ class Placement:
 
     async def _call(self, call: CallRequest, started) -> CallOutcome:
         try:
-            return await self.carrier.place(call)
+            return await self._carrier.place(call)
         except errors.DomainError as exc:
             log.warning("carrier error", extra={"attempt_id": call.attempt_id, "error": exc.name})
         except Exception:
             log.exception("carrier failure", extra={"attempt_id": call.attempt_id})
         return CallOutcome("failed", started, None, get_clock().now(), 0, [])
-
-    async def settle(self, record: CallRecord, *, unknown: bool = False) -> bool:
-        """Charge the finished call (once: the account settles idempotently by reservation id).
-
-        A call of unknown outcome keeps its reservation until the sweeper gives up waiting for
-        its real result (`unknown`): a late answered call is then still charged."""
-        if record.settled or not record.reservation_id or record.state != "finished":
-            return True
-        if record.outcome == "unknown" and not unknown:
-            return True
-        amount = billable_minutes(record.outcome == "answered", record.talk_seconds)
-        try:
-            await self.accounts.settle(record.reservation_id, amount)
-        except errors.DomainError as exc:
-            if not isinstance(exc, errors.NotFoundError):
-                log.warning("settlement failed; will retry",
-                            extra={"attempt_id": record.attempt_id, "error": exc.name})
-                return False
-        await self.calls.mark_settled(record.attempt_id)
-        record.settled = True
-        return True
-
-    async def sweep(self) -> int:
-        """Finish calls whose dialer vanished, and settle calls whose settlement failed."""
-        done = 0
-        for record in await self.calls.finish_abandoned(get_clock().now()):
-            log.warning("call abandoned by its dialer; recorded as unknown", extra={"attempt_id": record.attempt_id})
-            with contextlib.suppress(Exception):
-                await self.publisher.publish(record)
-            done += 1
-        for record in await self.calls.unsettled(older_than_seconds=10,
-                                                 unknown_older_than_seconds=self.unknown_settle_seconds):
-            if await self.settle(record, unknown=True):
-                done += 1
-        return done
 
 
 def _past(deadline: datetime | None) -> bool:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from kernel.clock import Clock, get_clock
+from kernel.settings import Settings
 from services.dialer.domain.flows import Flow, walk_flow
 from services.dialer.domain.sim_rules import SimRules, parse_rules
 
@@ -31,10 +31,6 @@ class CallOutcome:
     ended_at: datetime
     talk_seconds: int
     node_ids: list[str] = field(default_factory=list)
-
-    @property
-    def answered(self) -> bool:
-        return self.outcome == "answered"
 
 
 class Carrier(ABC):
@@ -72,9 +68,9 @@ def load_sim_rules(path: str | None) -> SimRules:
     return parse_rules(json.loads(Path(path).read_text()))
 
 
-def make_carrier(name: str | None = None) -> Carrier:
-    """The carrier named by CARRIER (default "sim")."""
-    name = (name or os.environ.get("CARRIER") or "sim").strip().lower()
+def make_carrier(settings: Settings) -> Carrier:
+    """The carrier named by CARRIER (default "sim"); the simulated one follows SIM_CARRIER_RULES."""
+    name = settings.carrier
     if name == "sim":
-        return SimCarrier(load_sim_rules(os.environ.get("SIM_CARRIER_RULES")))
+        return SimCarrier(load_sim_rules(settings.sim_carrier_rules))
     raise ValueError(f"unknown CARRIER {name!r}; available: sim")

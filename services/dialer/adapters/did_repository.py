@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kernel.errors import AlreadyExistsError
+from kernel.paging import PageRequest
 from services.dialer.adapters.batching import Coalescer
 
 
@@ -56,12 +58,6 @@ class DidRepository:
             raise AlreadyExistsError(f"number: DID {number} already exists", field="number") from None
         return _row(row)
 
-    async def get(self, did_id: str) -> DidRow | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(text(f"SELECT {_COLUMNS} FROM dids WHERE id = :id"),
-                                      {"id": did_id})).first()
-        return _row(row) if row else None
-
     async def get_many(self, ids: list[str]) -> dict[str, DidRow]:
         if not ids:
             return {}
@@ -91,13 +87,13 @@ class DidRepository:
                 WHERE id = :id RETURNING {_COLUMNS}"""), {"id": did_id, "now": now})).first()
         return _row(row) if row else None
 
-    async def list_available(self, organization_id: str, limit: int,
-                             after: tuple[str, str] | None) -> list[DidRow]:
-        params = {"org": organization_id, "limit": limit}
+    async def list_available(self, organization_id: str, wanted: PageRequest) -> list[DidRow]:
+        """Active, not deleted, shared or the organization's own, by number, after the page's key."""
+        params: dict[str, Any] = {"org": organization_id, "limit": wanted.fetch}
         keyset = ""
-        if after:
+        if wanted.after:
             keyset = "AND (number, id) > (:after_number, CAST(:after_id AS uuid))"
-            params.update(after_number=after[0], after_id=after[1])
+            params.update(after_number=wanted.after[0], after_id=wanted.after[1])
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
                 SELECT {_COLUMNS} FROM dids

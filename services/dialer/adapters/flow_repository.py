@@ -6,10 +6,12 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernel.paging import PageRequest
 from services.dialer.domain.flows import Flow, FlowNode
 
 
@@ -55,12 +57,13 @@ class FlowRepository:
                 {"id": flow_id, "org": organization_id})).first()
         return _row(row) if row else None
 
-    async def list(self, organization_id: str, limit: int, after: tuple[datetime, str] | None) -> list[FlowRow]:
-        params = {"org": organization_id, "limit": limit}
+    async def list(self, organization_id: str, wanted: PageRequest) -> list[FlowRow]:
+        """The organization's flows, oldest first, after the page's key."""
+        params: dict[str, Any] = {"org": organization_id, "limit": wanted.fetch}
         keyset = ""
-        if after:
+        if wanted.after:
             keyset = "AND (created_at, id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))"
-            params.update(after_at=after[0], after_id=after[1])
+            params.update(after_at=wanted.after[0], after_id=wanted.after[1])
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
                 SELECT {_COLUMNS} FROM flows WHERE organization_id = :org {keyset}

@@ -8,7 +8,8 @@ from kernel import jetstream
 from kernel.timefmt import iso
 from outbound.dialer.v1 import events_pb2
 from services.dialer.adapters.batching import Coalescer
-from services.dialer.adapters.call_repository import CallRecord
+from services.dialer.domain import attempts
+from services.dialer.domain.attempts import CallRecord
 
 COMPLETED = "call.completed"
 REJECTED = "call.rejected"
@@ -36,13 +37,13 @@ def message_id(record: CallRecord, answering: int | None = None) -> tuple[str, s
     consumer), so the answer gets an id of its own instead of being dropped as a duplicate.
     The real result of a call first published as unknown gets an id of its own too.
     """
-    if record.state == "rejected":
-        subject = NOT_PLACED if record.outcome == "not_placed" else REJECTED
+    if record.state == attempts.REJECTED:
+        subject = NOT_PLACED if record.outcome == attempts.NOT_PLACED else REJECTED
         suffix = f":{record.rejections}" if record.rejections > 1 else ""
         return subject, f"{subject}:{record.attempt_id}{suffix}"
     if answering is not None:
         return COMPLETED, f"{COMPLETED}:{record.attempt_id}:again:{answering}"
-    if record.reason == "late_result":
+    if record.reason == attempts.LATE_RESULT:
         return COMPLETED, f"{COMPLETED}:{record.attempt_id}:late"
     return COMPLETED, f"{COMPLETED}:{record.attempt_id}"
 

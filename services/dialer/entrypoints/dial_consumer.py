@@ -16,9 +16,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from kernel import jetstream, logs, metrics
+from kernel import jetstream, logs, loops, metrics
 from outbound.execution.v1 import events_pb2 as execution_events
 from services.dialer.placement import Placement, PoisonRequest
+from services.dialer.recovery import Recovery
 
 log = logs.get("dialer.consumer")
 
@@ -119,7 +120,7 @@ class DialConsumer:
             attempt_id = _attempt_id(msg)
             if attempt_id:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.placement.calls.expire_lease(attempt_id, self.placement.owner))
+                    await asyncio.shield(self.placement.expire_lease(attempt_id))
             await _settle(msg.nak())
             raise
         except Exception as exc:
@@ -139,18 +140,12 @@ class DialConsumer:
             await _settle(msg.nak(delay=decision.delay))
 
     async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.heartbeat_seconds)
-            try:
-                for msg in list(self.inflight.values()):
-                    await _settle(msg.in_progress())
-                live = dict(self.placement.live)
-                await self.placement.calls.renew(list(live), self.placement.owner, self.placement.lease_seconds)
-                await self.placement.slots.renew([(did, aid) for aid, did in live.items() if did])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("heartbeat failed")
+        await loops.every(self.options.heartbeat_seconds, self._beat, log=log, what="heartbeat")
+
+    async def _beat(self) -> None:
+        for msg in list(self.inflight.values()):
+            await _settle(msg.in_progress())
+        await self.placement.renew_leases()
 
 
 def _attempt_id(msg: Msg) -> str:
@@ -170,13 +165,6 @@ async def _settle(awaitable) -> None:
         await awaitable
 
 
-async def sweep_forever(placement: Placement, interval: float = 5.0) -> None:
+async def sweep_forever(recovery: Recovery, interval: float) -> None:
     """Finish calls abandoned by a dead dialer and retry failed settlements."""
-    while True:
-        try:
-            await placement.sweep()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sweep failed")
-        await asyncio.sleep(interval)
+    await loops.every(interval, recovery.sweep, log=log, what="sweep")

@@ -12,17 +12,19 @@ from kernel import db, jetstream
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
-from services.dialer.adapters.accounts import Accounts
 from services.dialer.adapters.call_repository import CallRepository
 from services.dialer.adapters.carrier import make_carrier
 from services.dialer.adapters.did_repository import DidRepository
 from services.dialer.adapters.did_slots import DidSlots
 from services.dialer.adapters.flow_repository import FlowRepository
+from services.dialer.adapters.peers import Accounts
 from services.dialer.adapters.publisher import ResultPublisher
 from services.dialer.entrypoints.dial_consumer import ConsumerOptions, DialConsumer, sweep_forever
 from services.dialer.entrypoints.grpc import DialerServicer, FlowServicer
 from services.dialer.placement import Placement
+from services.dialer.recovery import Recovery
 from services.dialer.service import CallHistory, DidService, FlowService
+from services.dialer.settlement import Settlement
 
 # Real seconds a dialer's claim on a call stays valid without a heartbeat; a dialer that
 # dies (or stalls) mid-call has its call recorded as unknown once this has passed.
@@ -30,16 +32,6 @@ CALL_LEASE_SECONDS = 60.0
 # Real seconds the credit reservation of an unknown call is kept for its real result (a stalled
 # dialer that comes back with an answered call still charges it); then it is released.
 UNKNOWN_SETTLE_SECONDS = 600.0
-
-
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
-
-
-def _float_env(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
 
 
 async def main(settings: Settings) -> None:
@@ -67,19 +59,24 @@ async def main(settings: Settings) -> None:
     accounts = Accounts(settings.address("account"))
     runtime.on_close(accounts.close)
 
-    lease = _float_env("DIALER_CALL_LEASE_SECONDS", CALL_LEASE_SECONDS)
+    lease = float(settings.env("DIALER_CALL_LEASE_SECONDS", str(CALL_LEASE_SECONDS)))
+    publisher = ResultPublisher(js)
+    settlement = Settlement(calls=calls, accounts=accounts)
     placement = Placement(
         calls=calls, dids=dids, flows=flows,
         slots=DidSlots(redis, lease_seconds=lease),
-        accounts=accounts, carrier=make_carrier(), publisher=ResultPublisher(js),
+        accounts=accounts, carrier=make_carrier(settings), publisher=publisher, settlement=settlement,
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-        did_cap=_int_env("DID_MAX_CONCURRENT_CALLS", 50),
+        did_cap=int(settings.env("DID_MAX_CONCURRENT_CALLS", "50")),
         lease_seconds=lease,
-        unknown_settle_seconds=_float_env("DIALER_UNKNOWN_SETTLE_SECONDS", UNKNOWN_SETTLE_SECONDS),
+    )
+    recovery = Recovery(
+        calls=calls, publisher=publisher, settlement=settlement,
+        unknown_settle_seconds=float(settings.env("DIALER_UNKNOWN_SETTLE_SECONDS", str(UNKNOWN_SETTLE_SECONDS))),
     )
     # Heartbeats come several times per lease, so one missed beat loses nothing.
     beat = max(0.2, min(5.0, lease / 4))
-    options = ConsumerOptions(max_channels=_int_env("DIALER_MAX_CHANNELS", 500), heartbeat_seconds=beat,
+    options = ConsumerOptions(max_channels=int(settings.env("DIALER_MAX_CHANNELS", "500")), heartbeat_seconds=beat,
                               ack_wait_seconds=max(30.0, beat * 6),
                               shutdown_grace_seconds=settings.grace_seconds)
     consumer = DialConsumer(js, placement, options)
@@ -88,7 +85,7 @@ async def main(settings: Settings) -> None:
         await consumer.run()
 
     async def sweep() -> None:
-        await sweep_forever(placement, interval=beat)
+        await sweep_forever(recovery, interval=beat)
 
     runtime.add_background(consume)
     runtime.add_background(sweep)

@@ -151,3 +151,14 @@ def dial_request(org: str, flow_id: str, pool: list[str], phone: str, *, attempt
 
 def seconds_between(a: str, b: str) -> float:
     return (parse_iso(b) - parse_iso(a)).total_seconds()
+
+
+async def settled(stubs: Stubs, org: str, timeout: float = 30.0) -> account_pb2.CreditBalance:
+    """The organization's credits once no reservation is left: a call's result is published
+    before its charge, so a test that reads the balance waits for the settlement."""
+    deadline = time.monotonic() + timeout
+    while True:
+        credits = stubs.credits(org)
+        if not credits.reserved or time.monotonic() >= deadline:
+            return credits
+        await asyncio.sleep(0.05)

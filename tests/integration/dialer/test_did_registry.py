@@ -8,6 +8,7 @@ import pytest
 
 from kernel import errors
 from outbound.dialer.v1 import dialer_pb2 as pb
+from services.dialer.domain.errors import DidNotAccessibleError, DidNotActiveError, DidNotFoundError
 from tests.integration.dialer.helpers import Stubs, rpc
 
 
@@ -84,15 +85,15 @@ def test_available_dids_are_active_live_shared_or_own(stubs):
 
 
 def test_status_and_delete_of_unknown_dids(stubs):
-    with pytest.raises(errors.DidNotFoundError):
+    with pytest.raises(DidNotFoundError):
         rpc(stubs.dialer.SetDidStatus, pb.SetDidStatusRequest(id=str(uuid.uuid4()), status="active"))
-    with pytest.raises(errors.DidNotFoundError):
+    with pytest.raises(DidNotFoundError):
         rpc(stubs.dialer.DeleteDid, pb.DeleteDidRequest(id="not-a-uuid"))
     did = stubs.did(unique())
     with pytest.raises(errors.ValidationError):
         rpc(stubs.dialer.SetDidStatus, pb.SetDidStatusRequest(id=did, status="paused"))
     rpc(stubs.dialer.DeleteDid, pb.DeleteDidRequest(id=did))
-    with pytest.raises(errors.DidNotFoundError):
+    with pytest.raises(DidNotFoundError):
         rpc(stubs.dialer.SetDidStatus, pb.SetDidStatusRequest(id=did, status="inactive"))
 
 
@@ -106,11 +107,11 @@ def test_resolve_with_validation_names_the_first_bad_entry(stubs):
     rpc(stubs.dialer.DeleteDid, pb.DeleteDidRequest(id=deleted))
 
     assert [d.id for d in resolve(stubs, mine, [shared, good], True)] == [shared, good]
-    cases = [([good, str(uuid.uuid4())], errors.DidNotFoundError, "didPool[1]"),
-             ([good, "junk"], errors.DidNotFoundError, "didPool[1]"),
-             ([good, shared, deleted], errors.DidNotFoundError, "didPool[2]"),
-             ([inactive, private], errors.DidNotActiveError, "didPool[0]"),
-             ([good, private, inactive], errors.DidNotAccessibleError, "didPool[1]")]
+    cases = [([good, str(uuid.uuid4())], DidNotFoundError, "didPool[1]"),
+             ([good, "junk"], DidNotFoundError, "didPool[1]"),
+             ([good, shared, deleted], DidNotFoundError, "didPool[2]"),
+             ([inactive, private], DidNotActiveError, "didPool[0]"),
+             ([good, private, inactive], DidNotAccessibleError, "didPool[1]")]
     for ids, error, field in cases:
         with pytest.raises(error) as info:
             resolve(stubs, mine, ids, True)

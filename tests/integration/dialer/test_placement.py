@@ -10,7 +10,15 @@ import pytest
 
 from outbound.account.v1 import account_pb2
 from outbound.dialer.v1 import dialer_pb2
-from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world, rpc, seconds_between
+from tests.integration.dialer.helpers import (
+    Bus,
+    dial_request,
+    dialer_system,
+    new_world,
+    rpc,
+    seconds_between,
+    settled,
+)
 
 SIM_RULES = {
     "default": {"outcomes": ["answered"], "ringSeconds": 5, "talkSeconds": 30, "digits": []},
@@ -58,7 +66,7 @@ async def test_answered_call_runs_the_flow_and_is_charged_per_started_minute(wor
     assert seconds_between(result.started_at, result.answered_at) == 10
     assert seconds_between(result.answered_at, result.ended_at) == 90
     # 90 seconds of talk = 2 started minutes.
-    assert stubs.credits(org) == account_pb2.CreditBalance(balance=998, reserved=0, available=998)
+    assert await settled(stubs, org) == account_pb2.CreditBalance(balance=998, reserved=0, available=998)
 
     [call] = stubs.calls(org, request.execution_id)
     assert (call.attempt_id, call.outcome, call.phone, call.talk_seconds) == (request.attempt_id, "answered",
@@ -89,8 +97,8 @@ async def test_outcomes_follow_the_attempt_number_and_unanswered_calls_are_free(
         assert seconds_between(result.started_at, result.ended_at) == 10
     assert (vm.outcome, vm.talk_seconds, list(vm.node_ids)) == ("voicemail", 0, [])
     # Two answered calls of 90 s: 2 credits each; the busy, no-answer and voicemail calls are free.
-    assert stubs.credits(org).balance == 996
-    assert stubs.credits(org).reserved == 0
+    credits = await settled(stubs, org)
+    assert (credits.balance, credits.reserved) == (996, 0)
 
 
 async def test_one_call_per_attempt_id_despite_duplicates_and_redelivery(world):
@@ -110,8 +118,8 @@ async def test_one_call_per_attempt_id_despite_duplicates_and_redelivery(world):
     assert all(r == first for r in completed)  # re-publications carry the same call
     assert bus.of(request.attempt_id, "call.rejected") == []
     assert len(stubs.calls(org, request.execution_id)) == 1
-    assert stubs.credits(org).balance == 990
-    assert stubs.credits(org).reserved == 0
+    credits = await settled(stubs, org)
+    assert (credits.balance, credits.reserved) == (990, 0)
 
 
 async def test_no_credits_rejects_without_consuming_the_attempt(world):
@@ -137,7 +145,7 @@ async def test_no_credits_rejects_without_consuming_the_attempt(world):
         completed = await bus.one(request.attempt_id, "call.completed")
     assert completed.outcome == "answered" and completed.talk_seconds == 30
     assert len(stubs.calls(org, request.execution_id)) == 1
-    assert stubs.credits(org) == account_pb2.CreditBalance(balance=4, reserved=0, available=4)
+    assert await settled(stubs, org) == account_pb2.CreditBalance(balance=4, reserved=0, available=4)
 
 
 async def test_pool_without_a_usable_did_is_rejected_no_did(world):

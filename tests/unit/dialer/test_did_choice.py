@@ -3,7 +3,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.dialer.domain.billing import billable_minutes
+from services.dialer.domain.billing import billable_minutes, reservation_id
 from services.dialer.domain.did_choice import DidInfo, choose_did, preferred_group, rotation
 
 MA1 = DidInfo("ma1", "+212500000001", "MA")
@@ -82,3 +82,8 @@ def test_billing_per_started_minute():
     assert billable_minutes(True, 60) == 1
     assert billable_minutes(True, 61) == 2
     assert billable_minutes(False, 300) == 0
+
+
+def test_each_try_after_a_rejection_reserves_under_a_fresh_id():
+    assert reservation_id("e:c:1", 0) == "e:c:1"
+    assert reservation_id("e:c:1", 2) == "e:c:1:2"

@@ -1,4 +1,4 @@
-"""The account service as the dialer uses it: credit reservations around each call.
+"""The contexts the dialer asks: the account service, for credit reservations around each call.
 
 The reservations and settlements of the calls in flight together go in one batch RPC (one
 round trip, one transaction in the account service); each is answered as it would be alone.
@@ -43,10 +43,6 @@ class Accounts:
         answer = await rpc.call(self._stub.SettleReservations,
                                 account_pb2.SettleReservationsRequest(items=items), timeout=10)
         return [_item_error(o.error, o.error_message) if o.error else o.charged for o in answer.outcomes]
-
-    async def release(self, reservation_id: str) -> None:
-        await rpc.call(self._stub.ReleaseReservation,
-                       account_pb2.ReleaseReservationRequest(reservation_id=reservation_id), timeout=10)
 
     async def close(self) -> None:
         await self._channel.close()

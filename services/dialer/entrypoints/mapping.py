@@ -1,0 +1,48 @@
+"""Proto <-> dialer types for the gRPC servicers."""
+
+from __future__ import annotations
+
+from kernel.timefmt import iso
+from outbound.dialer.v1 import dialer_pb2
+from services.dialer.adapters.did_repository import DidRow
+from services.dialer.adapters.flow_repository import FlowRow
+from services.dialer.domain.attempts import CallRecord
+from services.dialer.domain.flows import Flow, FlowNode
+
+
+def did_proto(row: DidRow) -> dialer_pb2.Did:
+    did = dialer_pb2.Did(id=row.id, number=row.number, country=row.country, status=row.status,
+                         deleted=row.deleted, created_at=iso(row.created_at))
+    if row.organization_id:
+        did.organization_id = row.organization_id
+    return did
+
+
+def node_proto(node: FlowNode) -> dialer_pb2.FlowNode:
+    return dialer_pb2.FlowNode(id=node.id, type=node.type, text=node.text, next=node.next, prompt=node.prompt,
+                               options=dict(node.options), timeout_seconds=node.timeout_seconds,
+                               no_input=node.no_input, to=node.to)
+
+
+def flow_proto(row: FlowRow) -> dialer_pb2.Flow:
+    return dialer_pb2.Flow(id=row.id, organization_id=row.organization_id, name=row.flow.name,
+                           start_node_id=row.flow.start_node_id, nodes=[node_proto(n) for n in row.flow.nodes],
+                           created_at=iso(row.created_at))
+
+
+def flow_from_proto(request: dialer_pb2.CreateFlowRequest) -> Flow:
+    nodes = tuple(
+        FlowNode(id=n.id, type=n.type, text=n.text, next=n.next, prompt=n.prompt, options=dict(n.options),
+                 timeout_seconds=n.timeout_seconds, no_input=n.no_input, to=n.to)
+        for n in request.nodes
+    )
+    return Flow(name=request.name, start_node_id=request.start_node_id, nodes=nodes)
+
+
+def call_proto(record: CallRecord) -> dialer_pb2.CallRecord:
+    return dialer_pb2.CallRecord(
+        id=record.id, attempt_id=record.attempt_id, execution_id=record.execution_id,
+        contact_id=record.contact_id, phone=record.phone, attempt=record.attempt, did_id=record.did_id or "",
+        did_number=record.did_number or "", outcome=record.outcome or "", started_at=iso(record.started_at),
+        answered_at=iso(record.answered_at), ended_at=iso(record.ended_at), talk_seconds=record.talk_seconds,
+        node_ids=list(record.node_ids))
