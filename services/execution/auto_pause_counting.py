@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from campaign_rules import auto_pause as ap
 from kernel import logs
 from kernel.clock import Clock
 from services.execution.adapters import deferred_counts
@@ -25,7 +26,6 @@ from services.execution.adapters.deferred_counts import UncountedCall
 from services.execution.adapters.executions import LockedExecution
 from services.execution.adapters.node_counters import CountedCall, CountersUnavailable, NodeCounters
 from services.execution.adapters.status_changes import compare_and_set_status
-from services.execution.domain import auto_pause as ap
 from services.execution.domain import status as st
 
 log = logs.get("execution.auto_pause")
@@ -76,7 +76,7 @@ class AutoPauseCounting:
                 paused[execution_id] = version
                 log.info("execution paused: auto-pause threshold reached",
                          extra={"execution_id": execution_id,
-                                "rules": [(r["nodeId"], counts[execution_id][r["nodeId"]], r["threshold"])
+                                "rules": [(r.node_id, counts[execution_id][r.node_id], r.threshold)
                                           for r in fired]})
         return Counted({e: [c.attempt_id for c in cs] for e, cs in calls.items()}, paused)
 
@@ -100,7 +100,7 @@ class AutoPauseCounting:
         calls: dict[str, list[CountedCall]] = defaultdict(list)
         for call in await deferred_counts.uncounted_of(conn, list(executions)):
             execution = executions[call.execution_id]
-            if st.is_active(execution.status) and ap.has_rules(execution.auto_pause_rules):
+            if st.is_active(execution.status) and execution.auto_pause_rules:
                 calls[call.execution_id].append(CountedCall(call.attempt_id, call.node_ids))
         counted = await self.count(conn, executions, calls, now, defer=False, decide=decide)
         await deferred_counts.clear_uncounted(conn, list(executions))

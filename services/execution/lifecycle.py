@@ -7,10 +7,10 @@ call passes the gate once the caller has been answered.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from campaign_rules import auto_pause
+from campaign_rules.proto import AutoPauseRulesMessage
 from kernel import errors, ids, logs
 from kernel.clock import Clock
 from services.execution.adapters import contacts, executions
@@ -69,18 +69,20 @@ class Lifecycle:
         return changed
 
     async def resume(self, organization_id: str, execution_id: str,
-                     auto_pause_rules: list[dict[str, Any]] | None = None) -> ExecutionRow:
+                     auto_pause_rules: AutoPauseRulesMessage | None = None) -> ExecutionRow:
         """Back to running (domain/auto_pause.plan_resume): new rules replace the old ones, counters
         of resetOnResume rules restart from zero after paused_threshold, and credits that cannot
-        cover a call leave the execution in paused_no_credits at once."""
+        cover a call leave the execution in paused_no_credits at once.
+
+        New rules are checked as a program checks them (campaign_rules.auto_pause: the same
+        ValidationError fields and messages), their nodes against the execution's flow."""
         current = await self.queries.get(organization_id, execution_id)
         ap.check_resumable(current.status)  # before any remote call; checked again under the lock
         new_rules = None
         if auto_pause_rules is not None:
-            node_ids: set[str] = set()
-            if auto_pause_rules:
-                node_ids = await self.peers.flow_node_ids(organization_id, current.flow_id)
-            new_rules = ap.validate_rules(auto_pause_rules, node_ids)
+            new_rules = auto_pause.from_proto(auto_pause_rules)
+            if new_rules:
+                auto_pause.check_nodes(new_rules, await self.peers.flow_node_ids(organization_id, current.flow_id))
         available = await self._available_credits(organization_id)
         now = self.clock.now()
         marks: dict[str, list[str]] = {}

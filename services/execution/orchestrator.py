@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from campaign_rules.pause_windows import is_paused, next_start
 from kernel import logs, metrics
 from kernel.clock import Clock
 from kernel.loops import every, finish_current
@@ -26,7 +27,6 @@ from services.execution.auto_pause_counting import AutoPauseCounting
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
 from services.execution.domain.deadline import dial_deadline
-from services.execution.domain.pause_windows import PauseWindows, is_paused, next_start
 from services.execution.outbox import Outbox
 
 log = logs.get("execution.orchestrator")
@@ -48,7 +48,6 @@ class Orchestrator:
         self.lease_seconds = lease_seconds  # real seconds
         self.request_ttl_seconds = request_ttl_seconds  # real seconds
         self.batch_size = batch_size
-        self._windows: dict[str, PauseWindows] = {}
         # execution id → (start of its next pause window, valid until): recomputed once passed.
         self._next_windows: dict[str, tuple[datetime | None, datetime]] = {}
         self._woken = asyncio.Event()
@@ -102,7 +101,6 @@ class Orchestrator:
         for execution_id in completed:
             log.info("execution completed", extra={"execution_id": execution_id})
         for execution_id in await self.outbox.sweep():
-            self._windows.pop(execution_id, None)
             self._next_windows.pop(execution_id, None)
         return dispatched >= self.batch_size
 
@@ -119,14 +117,8 @@ class Orchestrator:
         # Requests already queued carry stopAt as their deadline; the gate closes as well.
         await self.gates.close_logged(stopped)
 
-    def _pause_windows(self, row: CallingExecution) -> PauseWindows:
-        windows = self._windows.get(row.id)
-        if windows is None:
-            windows = self._windows[row.id] = PauseWindows.from_dict(row.pause_windows)
-        return windows
-
     def _in_pause_window(self, row: CallingExecution, now: datetime) -> bool:
-        return is_paused(self._pause_windows(row), row.timezone, now)
+        return is_paused(row.pause_windows, row.timezone, now)
 
     def _may_call(self, row: CallingExecution, now: datetime) -> bool:
         stop_at = row.scheduled_stop_at
@@ -137,7 +129,7 @@ class Orchestrator:
         """Of a dial request sent now (domain/deadline.py)."""
         cached = self._next_windows.get(row.id)
         if cached is None or now >= cached[1]:
-            window = next_start(self._pause_windows(row), row.timezone, now)
+            window = next_start(row.pause_windows, row.timezone, now)
             # Valid until that window begins (none can begin before it), or for a day without one.
             cached = self._next_windows[row.id] = (window, window or now + timedelta(days=1))
         ttl = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from campaign_rules import auto_pause as ap
+from campaign_rules.auto_pause import CounterView
 from kernel import ids, logs, paging
 from services.execution.adapters import executions
 from services.execution.adapters.executions import ExecutionRow
 from services.execution.adapters.node_counters import CountersUnavailable, NodeCounters
-from services.execution.domain import auto_pause as ap
 from services.execution.domain import status as st
 from services.execution.domain.errors import ExecutionNotFoundError
 
@@ -23,7 +23,7 @@ class ExecutionDetail:
     execution: ExecutionRow
     # A list while it is active (empty without rules); None once it has ended (the counters are
     # deleted) or when Redis does not answer.
-    auto_pause_counters: list[dict[str, Any]] | None
+    auto_pause_counters: list[CounterView] | None
 
 
 class Queries:

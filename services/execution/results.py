@@ -20,11 +20,9 @@ from services.execution.adapters.call_gate import CallGates
 from services.execution.adapters.contacts import ContactUpdate, LiveContact
 from services.execution.adapters.node_counters import CountedCall
 from services.execution.auto_pause_counting import AutoPauseCounting
-from services.execution.domain import auto_pause as ap
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
 from services.execution.domain.launch import LIVE
-from services.execution.domain.retry import RetryStrategy
 
 log = logs.get("execution.results")
 
@@ -83,7 +81,6 @@ class Results:
         if not parsed:
             return
         now = self.clock.now()
-        strategies: dict[str, RetryStrategy] = {}
         async with self.engine.begin() as conn:
             locked = await executions.lock_executions(conn, {p[0] for p in parsed})
             rows = await contacts.lock_contacts(conn, sorted({(p[0], p[1]) for p in parsed}))
@@ -109,15 +106,12 @@ class Results:
                     decision = ct.given_back(attempt, execution.status, now)
                 else:
                     outcome = outcome if outcome in ct.CALL_OUTCOMES else "failed"
-                    strategy = strategies.get(execution_id)
-                    if strategy is None:
-                        strategy = strategies[execution_id] = RetryStrategy.from_dict(execution.retry_strategy)
-                    decision = ct.after_call(outcome, attempt, strategy, execution.status, now)
+                    decision = ct.after_call(outcome, attempt, execution.retry_strategy, execution.status, now)
                 read = updates.get(contact.id) or ContactUpdate(
                     contact.id, contact.attempt, state, contact.last_outcome, state, 0, None, "")
                 updates[contact.id] = replace(read, state=decision.state, attempt=decision.attempt,
                                               next_attempt_at=decision.next_attempt_at, outcome=outcome)
-                if result.node_ids and ap.has_rules(execution.auto_pause_rules) and st.is_active(execution.status):
+                if result.node_ids and execution.auto_pause_rules and st.is_active(execution.status):
                     counted[execution_id].append(CountedCall(result.attempt_id, result.node_ids))
                 rows[(execution_id, ref)] = replace(contact, state=decision.state, attempt=decision.attempt,
                                                     last_outcome=outcome)

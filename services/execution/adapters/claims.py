@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaign_rules import pause_windows
+from campaign_rules.pause_windows import PauseWindows
 from services.execution.adapters.tables import IN_PROGRESS_SQL, PENDING_SQL, literal
 from services.execution.domain import status as st
 
@@ -36,7 +38,7 @@ class CallingExecution:
     did_pool: tuple[str, ...]
     status: str
     timezone: str
-    pause_windows: dict[str, Any] | None
+    pause_windows: PauseWindows  # none: empty
     scheduled_stop_at: datetime | None
     status_version: int
     max_concurrent_calls: int
@@ -47,7 +49,7 @@ class CallingExecution:
 def _calling(r: RowMapping) -> CallingExecution:
     return CallingExecution(
         str(r["id"]), r["organization_id"], r["program_id"], r["flow_id"], tuple(r["did_pool"] or ()), r["status"],
-        r["timezone"], r["pause_windows"], r["scheduled_stop_at"], int(r["status_version"]),
+        r["timezone"], pause_windows.from_json(r["pause_windows"]), r["scheduled_stop_at"], int(r["status_version"]),
         int(r["max_concurrent_calls"]), int(r["contacts_in_progress"]), int(r["contacts_pending"]))
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.execution.adapters.executions import LockedExecution
+from services.execution.adapters.executions import LockedExecution, locked_execution
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ async def lock_uncounted(conn: AsyncConnection, execution_ids: Sequence[str] | N
         SELECT id, status, retry_strategy, auto_pause_rules FROM executions WHERE uncounted_results > 0{clause}
         ORDER BY id LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"""),
         {"ids": list(execution_ids or ()), "limit": limit})
-    return {str(r[0]): LockedExecution(str(r[0]), r[1], r[2], r[3]) for r in result}
+    return {str(r[0]): locked_execution(r) for r in result}
 
 
 async def any_uncounted(conn: AsyncConnection) -> bool:

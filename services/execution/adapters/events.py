@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from google.protobuf import json_format
 from nats.js import JetStreamContext
 
+from campaign_rules import trigger_condition
 from kernel import jetstream
 from kernel.timefmt import iso
 from outbound.execution.v1 import events_pb2
-from outbound.program.v1 import program_pb2
 from services.execution.adapters.claims import Attempt, CallingExecution
 from services.execution.adapters.executions import ExecutionRow
 from services.execution.domain.contacts import GIVEN_BACK, attempt_id
@@ -51,9 +50,8 @@ def lifecycle(row: ExecutionRow, subject: str, now: datetime) -> tuple[str, byte
     message = events_pb2.ExecutionLifecycle(
         execution_id=row.id, program_id=row.program_id, organization_id=row.organization_id,
         mode=row.mode, status=row.status, audience_id=row.audience_id or "", occurred_at=iso(now))
-    if row.trigger_condition:
-        message.trigger_condition.CopyFrom(
-            json_format.ParseDict(row.trigger_condition, program_pb2.TriggerCondition()))
+    if row.trigger_condition is not None:
+        message.trigger_condition.CopyFrom(trigger_condition.to_proto(row.trigger_condition))
     return subject, message.SerializeToString(), f"{subject}:{row.id}"
 
 

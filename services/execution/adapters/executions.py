@@ -19,6 +19,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules.auto_pause import AutoPauseRule
+from campaign_rules.pause_windows import PauseWindows
+from campaign_rules.retry import RetryStrategy
+from campaign_rules.trigger_condition import TriggerCondition
 from kernel.paging import PageRequest
 from services.execution.adapters.tables import ACTIVE_SQL, EXECUTION_COLUMNS
 
@@ -31,7 +36,8 @@ class ActiveExecutionExists(Exception):
 
 @dataclass(frozen=True)
 class ExecutionRow:
-    """An execution as stored (bookkeeping columns aside); the rule columns in their JSON shape."""
+    """An execution as stored (bookkeeping columns aside). The rules as campaign_rules values;
+    None where the program had no such rule (the column is NULL)."""
 
     id: str
     organization_id: str
@@ -42,10 +48,10 @@ class ExecutionRow:
     status: str
     timezone: str
     did_pool: tuple[str, ...]
-    retry_strategy: dict[str, Any]
-    pause_windows: dict[str, Any] | None
-    auto_pause_rules: list[dict[str, Any]] | None
-    trigger_condition: dict[str, Any] | None
+    retry_strategy: RetryStrategy
+    pause_windows: PauseWindows | None
+    auto_pause_rules: tuple[AutoPauseRule, ...] | None
+    trigger_condition: TriggerCondition | None
     max_concurrent_calls: int
     total_contacts: int
     contacts_completed: int
@@ -63,11 +69,42 @@ class ExecutionRow:
 
 _FIELDS = tuple(f.name for f in fields(ExecutionRow))
 
+# The rule columns hold campaign_rules' stored form (to_json), read back with its from_json, which
+# also reads rows written before that form was the only one. NULL (the program had no such rule)
+# stays None: the API shows autoPauseRules null, unlike [].
+
+
+def read_windows(value: Any) -> PauseWindows | None:
+    return None if value is None else pause_windows.from_json(value)
+
+
+def read_condition(value: Any) -> TriggerCondition | None:
+    return trigger_condition.from_json(value) if value else None
+
+
+def write_rules(rules: tuple[AutoPauseRule, ...] | None) -> str | None:
+    return None if rules is None else json.dumps(auto_pause.to_json(rules))
+
+
+def rule_columns(row: ExecutionRow) -> dict[str, str | None]:
+    """The rule columns of a row to write, as JSON text for CAST(... AS jsonb)."""
+    return {
+        "retry_strategy": json.dumps(retry.to_json(row.retry_strategy)),
+        "pause_windows": None if row.pause_windows is None else json.dumps(pause_windows.to_json(row.pause_windows)),
+        "auto_pause_rules": write_rules(row.auto_pause_rules),
+        "trigger_condition": (None if row.trigger_condition is None
+                              else json.dumps(trigger_condition.to_json(row.trigger_condition))),
+    }
+
 
 def execution_row(row: RowMapping) -> ExecutionRow:
     values = {name: row[name] for name in _FIELDS}
     values["id"] = str(row["id"])
     values["did_pool"] = tuple(row["did_pool"] or ())
+    values["retry_strategy"] = retry.from_json(row["retry_strategy"])
+    values["pause_windows"] = read_windows(row["pause_windows"])
+    values["auto_pause_rules"] = auto_pause.from_json(row["auto_pause_rules"])
+    values["trigger_condition"] = read_condition(row["trigger_condition"])
     return ExecutionRow(**values)
 
 
@@ -77,8 +114,8 @@ class LockedExecution:
 
     id: str
     status: str
-    retry_strategy: dict[str, Any]
-    auto_pause_rules: list[dict[str, Any]] | None
+    retry_strategy: RetryStrategy
+    auto_pause_rules: tuple[AutoPauseRule, ...] | None
 
 
 @dataclass(frozen=True)
@@ -91,16 +128,16 @@ class LiveTarget:
     organization_id: str
 
 
-def to_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+def locked_execution(r: Any) -> LockedExecution:
+    """From (id, status, retry_strategy, auto_pause_rules)."""
+    return LockedExecution(str(r[0]), r[1], retry.from_json(r[2]), auto_pause.from_json(r[3]))
 
 
 async def insert_execution(conn: AsyncConnection, row: ExecutionRow) -> None:
     """A new execution, unconfirmed (the program service has not marked its program active yet)."""
     params = {name: getattr(row, name) for name in _FIELDS}
-    params["did_pool"] = list(row.did_pool)
-    for key in ("did_pool", "retry_strategy", "pause_windows", "auto_pause_rules", "trigger_condition"):
-        params[key] = to_json(params[key])
+    params["did_pool"] = json.dumps(list(row.did_pool))
+    params.update(rule_columns(row))
     try:
         await conn.execute(text("""
             INSERT INTO executions (id, organization_id, program_id, audience_id, flow_id, mode, status,
@@ -192,7 +229,7 @@ async def lock_executions(conn: AsyncConnection, execution_ids: Iterable[str]) -
     result = await conn.execute(text("""
         SELECT id, status, retry_strategy, auto_pause_rules FROM executions WHERE id = ANY(CAST(:ids AS uuid[]))
         ORDER BY id FOR NO KEY UPDATE"""), {"ids": sorted(set(execution_ids))})
-    return {str(r[0]): LockedExecution(str(r[0]), r[1], r[2], r[3]) for r in result}
+    return {str(r[0]): locked_execution(r) for r in result}
 
 
 async def lock_live_executions(conn: AsyncConnection, execution_ids: Iterable[str]) -> dict[str, LiveTarget]:

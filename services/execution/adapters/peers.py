@@ -7,12 +7,12 @@ Each call answers this context's own types; the peers' errors come back as domai
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import grpc
-from google.protobuf import json_format
-from google.protobuf.message import Message
 
+from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules.retry import RetryStrategy
+from campaign_rules.trigger_condition import TriggerCondition
 from kernel import errors, rpc
 from kernel.settings import Settings
 from kernel.timefmt import parse_optional
@@ -26,22 +26,22 @@ from services.execution.domain.launch import ProgramSnapshot
 ContactColumns = tuple[list[str], list[str], list[str]]  # contact ids, phones, countries
 
 
-def _json(message: Message) -> dict[str, Any]:
-    """A rule message in its JSON (API, camelCase) shape, as executions store it."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=False)
-
-
 def _snapshot(program: program_pb2.Program) -> ProgramSnapshot:
+    """The program's answer, its rules parsed with campaign_rules (the program validated them when
+    it was written, with the same checks); a rule the program does not set is None (a retry
+    strategy without a type: none)."""
     return ProgramSnapshot(
         id=program.id, organization_id=program.organization_id, status=program.status, mode=program.mode,
         audience_id=program.audience_id, flow_id=program.flow_id, timezone=program.timezone,
         start_at=parse_optional(program.start_at), stop_at=parse_optional(program.stop_at),
         did_ids=tuple(d.id for d in program.did_pool), max_concurrent_calls=program.max_concurrent_calls,
-        retry_strategy=_json(program.retry_strategy),
-        pause_windows=_json(program.pause_windows) if program.HasField("pause_windows") else None,
-        auto_pause_rules=(_json(program.auto_pause_rules).get("rules", [])
+        retry_strategy=retry.from_proto(program.retry_strategy) if program.retry_strategy.type else RetryStrategy(),
+        pause_windows=(pause_windows.from_proto(program.pause_windows)
+                       if program.HasField("pause_windows") else None),
+        auto_pause_rules=(auto_pause.from_proto(program.auto_pause_rules)
                           if program.HasField("auto_pause_rules") else None),
-        trigger_condition=_json(program.trigger_condition) if program.HasField("trigger_condition") else None)
+        trigger_condition=(trigger_condition.from_proto(program.trigger_condition)
+                           if program.HasField("trigger_condition") else None))
 
 
 class Peers:
@@ -100,13 +100,12 @@ class Peers:
     # ------------------------------------------------------------ trigger
 
     async def start_live(self, organization_id: str, program_id: str, execution_id: str, audience_id: str,
-                         trigger_condition: dict[str, Any] | None) -> None:
+                         condition: TriggerCondition | None) -> None:
         request = trigger_pb2.StartLiveExecutionRequest(
             organization_id=organization_id, program_id=program_id, execution_id=execution_id,
             output_audience_id=audience_id)
-        if trigger_condition:
-            request.trigger_condition.CopyFrom(
-                json_format.ParseDict(trigger_condition, program_pb2.TriggerCondition()))
+        if condition is not None:
+            request.trigger_condition.CopyFrom(trigger_condition.to_proto(condition))
         await rpc.call(self.triggers.StartLiveExecution, request)
 
     async def end_live(self, execution_id: str) -> None:

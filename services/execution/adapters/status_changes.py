@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.execution.adapters.executions import to_json
+from campaign_rules.auto_pause import AutoPauseRule
+from services.execution.adapters.executions import write_rules
 from services.execution.adapters.tables import TERMINAL_SQL, literal, one_of
 from services.execution.domain import status as st
 from services.execution.domain.launch import BATCH
@@ -22,7 +24,8 @@ from services.execution.domain.launch import BATCH
 
 async def compare_and_set_status(conn: AsyncConnection, execution_id: str, move: st.Move, now: datetime, *,
                                  start: bool = False, end: bool = False,
-                                 auto_pause_rules: Any = ...) -> int | None:
+                                 auto_pause_rules: tuple[AutoPauseRule, ...] | None | EllipsisType = ...
+                                 ) -> int | None:
     """Move the execution to `move.target` only if its status is one of `move.sources`; answers the
     new status version (the call gate's fence), None when the status was not one of them.
 
@@ -35,9 +38,9 @@ async def compare_and_set_status(conn: AsyncConnection, execution_id: str, move:
         sets.append("actual_start_at = COALESCE(actual_start_at, :now)")
     if end:
         sets.append("actual_end_at = CASE WHEN contacts_in_progress = 0 THEN CAST(:now AS timestamptz) END")
-    if auto_pause_rules is not ...:
+    if not isinstance(auto_pause_rules, EllipsisType):  # ...: the rules stay as they are
         sets.append("auto_pause_rules = CAST(:rules AS jsonb)")
-        params["rules"] = to_json(auto_pause_rules)
+        params["rules"] = write_rules(auto_pause_rules)
     result = await conn.execute(text(f"""
         UPDATE executions SET {', '.join(sets)}
         WHERE id = CAST(:id AS uuid) AND status = ANY(CAST(:allowed AS text[])) RETURNING status_version"""),

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from campaign_rules.retry import RetryStrategy, next_attempt_at
 from services.execution.domain import status as st
-from services.execution.domain.retry import RetryStrategy, next_attempt_at
 
 PENDING = "pending"
 IN_PROGRESS = "in_progress"

@@ -1,7 +1,8 @@
 """What a launch takes from its program, and the rules deciding whether and how it starts.
 
 An execution is a snapshot: the program as read at launch (its DIDs, rules, time zone, cap)
-is copied into it, and later edits of the program never change it.
+is copied into it, and later edits of the program never change it. The campaign rules travel
+as campaign_rules values, parsed once from the program's answer.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.limits import DEFAULT_MAX_CONCURRENT_CALLS
+from campaign_rules.pause_windows import PauseWindows
+from campaign_rules.retry import RetryStrategy
+from campaign_rules.trigger_condition import TriggerCondition
 from kernel.errors import ValidationError
 from services.execution.domain import status as st
 from services.execution.domain.errors import EmptyDidPoolError, ProgramNotFoundError
@@ -23,7 +27,7 @@ ARCHIVED = "archived"  # a program's status once deleted
 
 @dataclass(frozen=True)
 class ProgramSnapshot:
-    """The program as the program service answered it; the rule columns in their JSON (API) shape."""
+    """The program as the program service answered it; None: the program has no such rule."""
 
     id: str
     organization_id: str
@@ -36,10 +40,10 @@ class ProgramSnapshot:
     stop_at: datetime | None
     did_ids: tuple[str, ...]
     max_concurrent_calls: int
-    retry_strategy: dict[str, Any]
-    pause_windows: dict[str, Any] | None
-    auto_pause_rules: list[dict[str, Any]] | None
-    trigger_condition: dict[str, Any] | None
+    retry_strategy: RetryStrategy
+    pause_windows: PauseWindows | None
+    auto_pause_rules: tuple[AutoPauseRule, ...] | None
+    trigger_condition: TriggerCondition | None
 
     @property
     def live(self) -> bool:
@@ -72,8 +76,8 @@ class Start:
     mode: str
     timezone: str
     max_concurrent_calls: int
-    retry_strategy: dict[str, Any]
-    trigger_condition: dict[str, Any] | None
+    retry_strategy: RetryStrategy
+    trigger_condition: TriggerCondition | None
 
 
 def plan_start(program: ProgramSnapshot, now: datetime) -> Start:
@@ -84,6 +88,6 @@ def plan_start(program: ProgramSnapshot, now: datetime) -> Start:
         status=st.RUNNING if running else st.SCHEDULED, start_at=start_at, started_at=now if running else None,
         mode=LIVE if program.live else BATCH, timezone=program.timezone or "UTC",
         max_concurrent_calls=program.max_concurrent_calls or DEFAULT_MAX_CONCURRENT_CALLS,
-        retry_strategy=program.retry_strategy or {"type": "none"},
+        retry_strategy=program.retry_strategy,
         # Only a live execution fires triggers.
         trigger_condition=program.trigger_condition if program.live else None)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from google.protobuf import json_format
-
+from campaign_rules import auto_pause
+from campaign_rules.auto_pause import CounterView
+from campaign_rules.proto import AutoPauseRulesMessage
 from kernel.timefmt import iso
 from outbound.dialer.v1 import events_pb2 as dialer_events
 from outbound.execution.v1 import execution_pb2
-from outbound.program.v1 import program_pb2
 from outbound.trigger.v1 import events_pb2 as trigger_events
 from services.execution.adapters.executions import ExecutionRow
 from services.execution.results import CallResult, FiredTrigger
 
 
-def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[dict[str, Any]] | None = None
+def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[CounterView] | None = None
              ) -> execution_pb2.Execution:
     """The execution; its auto-pause counters known only when given (a detail read)."""
     message = execution_pb2.Execution(
@@ -29,23 +28,20 @@ def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[dict[str, Any]] | 
         actual_start_at=iso(row.actual_start_at), actual_end_at=iso(row.actual_end_at),
         created_at=iso(row.created_at), updated_at=iso(row.updated_at))
     if row.auto_pause_rules is not None:
-        message.auto_pause_rules.CopyFrom(
-            json_format.ParseDict({"rules": row.auto_pause_rules}, program_pb2.AutoPauseRules()))
+        # Set even when empty: [] (every rule removed) is shown, unlike no rules at all (null).
+        message.auto_pause_rules.CopyFrom(auto_pause.to_proto(row.auto_pause_rules))
     if auto_pause_counters is not None:
         message.auto_pause_counters_known = True
         message.auto_pause_counters.extend(
-            execution_pb2.AutoPauseCounter(node_id=c["nodeId"], count=c["count"], threshold=c["threshold"])
+            execution_pb2.AutoPauseCounter(node_id=c.node_id, count=c.count, threshold=c.threshold)
             for c in auto_pause_counters)
     return message
 
 
-def resume_rules(request: execution_pb2.ResumeExecutionRequest) -> list[dict[str, Any]] | None:
-    """The rules a resume carries (API shape), None when it carries none ([] removes every rule)."""
-    if not request.HasField("auto_pause_rules"):
-        return None
-    rules: list[dict[str, Any]] = json_format.MessageToDict(
-        request.auto_pause_rules, always_print_fields_with_no_presence=True).get("rules", [])
-    return rules
+def resume_rules(request: execution_pb2.ResumeExecutionRequest) -> AutoPauseRulesMessage | None:
+    """The rules a resume carries (parsed and checked by the resume), None when it carries none
+    (no rules given differs from [], which removes every rule)."""
+    return request.auto_pause_rules if request.HasField("auto_pause_rules") else None
 
 
 def call_result(message: dialer_events.CallResult) -> CallResult:

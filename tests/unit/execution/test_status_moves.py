@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from campaign_rules.auto_pause import AutoPauseRule
+from campaign_rules.retry import RetryStrategy
 from kernel import errors
 from services.execution import auto_pause_counting, launch, lifecycle, orchestrator, outbox
 from services.execution.adapters import contacts, executions, status_changes
@@ -99,7 +101,7 @@ class Clock:
 def row(status: str) -> ExecutionRow:
     return ExecutionRow(
         id=ID, organization_id="org", program_id="p", audience_id="a", flow_id="f", mode="batch", status=status,
-        timezone="UTC", did_pool=("d",), retry_strategy={"type": "none"}, pause_windows=None,
+        timezone="UTC", did_pool=("d",), retry_strategy=RetryStrategy(), pause_windows=None,
         auto_pause_rules=None, trigger_condition=None, max_concurrent_calls=1, total_contacts=0,
         contacts_completed=0, contacts_failed=0, contacts_pending=0, contacts_in_progress=0, contacts_skipped=0,
         scheduled_start_at=NOW, scheduled_stop_at=None, actual_start_at=None, actual_end_at=None,
@@ -167,7 +169,7 @@ async def test_a_fired_rule_uses_the_threshold_move(recorded):
             return {ID: {"menu": 3}}
 
     counting = auto_pause_counting.AutoPauseCounting(FakeEngine(), Counters(), Gates(), Clock())
-    locked = {ID: LockedExecution(ID, st.RUNNING, {}, [{"nodeId": "menu", "threshold": 3}])}
+    locked = {ID: LockedExecution(ID, st.RUNNING, RetryStrategy(), (AutoPauseRule("menu", 3),))}
     counted = await counting.count(FakeConn(), locked, {ID: [CountedCall("a", ("menu",))]}, NOW, defer=True)
     assert recorded == [st.THRESHOLD_PAUSE] and counted.paused == {ID: 2}
 
