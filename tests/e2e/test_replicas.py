@@ -14,20 +14,21 @@ import httpx
 import psycopg
 import pytest
 
-from kernel.devservers import free_port
+from outbound_cli.devservers import free_port
 from outbound_cli.serve import SERVICES
 from outbound_cli.supervisor import wait_healthy
 from tests.e2e.test_metrics import scrape, total
 from tests.support.campaigns import (
     ALWAYS_BUSY,
     ANSWER,
+    COUNTERS,
     RETRY_THEN_ANSWER,
     SIM_RULES,
     Tenant,
     serial,
     sum_holds,
 )
-from tests.support.system import Org, System, wait_until
+from tests.support.system import HANG_GUARD_SECONDS, Org, System, wait_progressing
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +88,7 @@ def start_second_gateway(system: System) -> int:
                  if p.instance == 1 and p.name != "gateway"}
     assert set(addresses) == {f"{name.upper()}_ADDR" for name in SERVICES}
     proc = system.group.start("gateway", instance=1, extra_env=addresses, port=free_port())
-    wait_healthy(proc, 60)
+    wait_healthy(proc, HANG_GUARD_SECONDS)
     return proc.port
 
 
@@ -96,6 +97,8 @@ def scaled(system_factory) -> System:
     return system_factory(clock_speed=120, sim_rules=SIM_RULES, replicas={name: 2 for name in SERVICES})
 
 
+# Waits fail when the campaign stops moving; on a busy machine the whole test may take minutes.
+@pytest.mark.timeout(4 * HANG_GUARD_SECONDS)
 def test_two_replicas_of_every_service_run_one_campaign_safely(scaled: System):
     other_port = start_second_gateway(scaled)
     tenant = Tenant(scaled)
@@ -120,17 +123,21 @@ def test_two_replicas_of_every_service_run_one_campaign_safely(scaled: System):
         assert sum_holds(answer.json()), answer.json()
         return answer.json()
 
-    wait_until(lambda: read(via_a)["contactsCompleted"] >= 400, 60, message="a fifth of the campaign called")
+    def counts(execution: dict[str, Any]) -> tuple[int, ...]:
+        return tuple(execution[c] for c in COUNTERS)
+
+    wait_progressing(lambda: read(via_a), lambda e: e["contactsCompleted"] >= 400, counts,
+                     message="a fifth of the campaign called")
     paused = via_b.patch(f"/program-executions/{execution_id}/pause")
     assert paused.status_code == 200 and paused.json()["status"] == "paused", paused.text
     # Queued calls finish; nothing new is claimed while paused.
-    held = wait_until(lambda: (e := read(via_a))["contactsInProgress"] == 0 and e, 60,
-                      message="calls under way finished while paused")
+    held = wait_progressing(lambda: read(via_a), lambda e: e["contactsInProgress"] == 0, counts,
+                            message="calls under way finished while paused")
     assert held["status"] == "paused" and held["contactsPending"] > 0
     resumed = via_a.patch(f"/program-executions/{execution_id}/resume")
     assert resumed.status_code == 200 and resumed.json()["status"] == "running", resumed.text
 
-    done = wait_until(lambda: (e := read(via_b))["status"] == "completed" and e, 150, message="completed")
+    done = wait_progressing(lambda: read(via_b), lambda e: e["status"] == "completed", counts, message="completed")
     assert (done["totalContacts"], done["contactsCompleted"], done["contactsFailed"]) == (2000, 1900, 100)
     checked = assert_campaign_consistent(scaled.database_url, execution_id, max_attempts=3)
     assert checked["calls"] == 1600 + 300 * 3 + 100 * 3

@@ -204,3 +204,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: fl
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+def wait_progressing(read: Callable[[], Any], done: Callable[[Any], Any], progress: Callable[[Any], Any],
+                     stalled_after: float = HANG_GUARD_SECONDS, interval: float = 0.2,
+                     message: str = "condition") -> Any:
+    """Poll read() until done(value); returns the value. For long work whose length depends on
+    the machine (a whole campaign): it fails only once progress(value) has stayed the same for
+    `stalled_after` seconds, when nothing moves any more (the test's timeout bounds the rest)."""
+    marker, since = object(), time.monotonic()
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if progress(value) != marker:
+            marker, since = progress(value), time.monotonic()
+        elif time.monotonic() - since > stalled_after:
+            raise AssertionError(f"no progress for {stalled_after}s waiting for {message}; last value: {value!r}")
+        time.sleep(interval)

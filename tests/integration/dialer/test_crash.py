@@ -11,19 +11,27 @@ import psycopg
 import pytest
 
 from kernel import db
-from services.dialer.adapters.call_repository import CallRepository, NewAttempt
+from services.dialer.adapters.call_repository import CallRepository
+from services.dialer.domain.attempts import NewAttempt
 from tests.integration.dialer.helpers import Bus, Stubs, dial_request
+from tests.support.system import HANG_GUARD_SECONDS
 
 SIM_RULES = {"default": {"outcomes": ["answered"], "ringSeconds": 5, "talkSeconds": 6000, "digits": []},
-             # 2 s real at 600x: over by the time a stalled dialer comes back.
-             "rules": [{"match": "^\\+2126222", "outcomes": ["answered"], "talkSeconds": 1200}]}
+             "rules": [
+                 # 8 s real at 600x: still talking when the test stops its dialer (one poll after
+                 # the call starts), over well before the sweeper settles its unknown fate for free.
+                 {"match": "^\\+2126222", "outcomes": ["answered"], "talkSeconds": 4800},
+                 # 100 minutes real: a call that cannot end before the test has killed its dialer.
+                 {"match": "^\\+2126111", "outcomes": ["answered"], "talkSeconds": 3_600_000}]}
 
 
 @pytest.fixture(scope="module")
 def dialer(system_factory):
     system = system_factory(services=["account", "dialer"], gateway=False, sim_rules=SIM_RULES, clock_speed=600,
                             replicas={"dialer": 2},
-                            extra_env={"DIALER_CALL_LEASE_SECONDS": "2", "DIALER_UNKNOWN_SETTLE_SECONDS": "3"})
+                            # A late result has 20 s to come back before an unknown call is settled
+                            # free: room for a stalled dialer to wake on a busy machine.
+                            extra_env={"DIALER_CALL_LEASE_SECONDS": "2", "DIALER_UNKNOWN_SETTLE_SECONDS": "20"})
     stubs = Stubs(system)
     yield system, stubs
     stubs.close()
@@ -37,16 +45,22 @@ async def test_call_of_a_killed_dialer_ends_unknown_and_is_not_placed_again(dial
     request = dial_request(org, flow, [did], "+212611111111")
     async with Bus(system.nats_url, system.redis_url) as bus:
         await bus.dial(request)
-        # The call (10 s real) is under way once its credit is reserved.
-        await bus.wait_for(lambda: stubs.credits(org).reserved == 1, what="the reservation")
-        instance = owner_instance(system, request.attempt_id)
+        # The call is under way once its dialer records it placing (its credit reserved before);
+        # it talks for 100 minutes, so the kill lands mid-call however slow the machine.
+        owner = await bus.wait_for(lambda: placing_owner(system, request.attempt_id), timeout=HANG_GUARD_SECONDS,
+                                   what="the call under way")
+        assert stubs.credits(org).reserved == 1
+        instance = instance_of(system, owner)
         system.group.stop(system.group.find("dialer", instance), sig=signal.SIGKILL)
+        assert record_state(system, request.attempt_id) in (("placing", None), ("finished", "dialer_lost")), \
+            "the dialer died before it could record any result"
         system.group.start("dialer", instance)
-        system.group.wait_healthy()
-        result = await bus.one(request.attempt_id, timeout=60)
+        system.group.wait_healthy(HANG_GUARD_SECONDS)
+        result = await bus.one(request.attempt_id, timeout=HANG_GUARD_SECONDS)
         assert (result.outcome, result.reason, result.talk_seconds) == ("unknown", "dialer_lost", 0)
         # The reservation waits for a real result that cannot come, then is released free.
-        await bus.wait_for(lambda: stubs.credits(org).reserved == 0, what="the reservation released")
+        await bus.wait_for(lambda: stubs.credits(org).reserved == 0, timeout=HANG_GUARD_SECONDS,
+                           what="the reservation released")
     [call] = stubs.calls(org, request.execution_id)
     assert call.outcome == "unknown"
     assert all(r.outcome == "unknown" for r in bus.of(request.attempt_id))
@@ -62,29 +76,46 @@ async def test_stalled_dialer_comes_back_and_its_real_result_replaces_unknown(di
     request = dial_request(org, flow, [did], "+212622200001")
     async with Bus(system.nats_url, system.redis_url) as bus:
         await bus.dial(request)
-        await bus.wait_for(lambda: stubs.credits(org).reserved == 1, what="the reservation")
-        proc = system.group.find("dialer", owner_instance(system, request.attempt_id))
+        owner = await bus.wait_for(lambda: placing_owner(system, request.attempt_id), timeout=HANG_GUARD_SECONDS,
+                                   what="the call under way")
+        proc = system.group.find("dialer", instance_of(system, owner))
         proc.popen.send_signal(signal.SIGSTOP)
         try:
+            assert record_state(system, request.attempt_id) in (("placing", None), ("finished", "dialer_lost")), \
+                "the dialer stalled before it could record the call's result"
             # The other replica's sweeper finds the lease run out: fate unknown.
-            lost = await bus.one(request.attempt_id, timeout=30)
+            lost = await bus.one(request.attempt_id, timeout=HANG_GUARD_SECONDS)
             assert (lost.outcome, lost.reason) == ("unknown", "dialer_lost")
         finally:
             proc.popen.send_signal(signal.SIGCONT)
-        # The call has ended meanwhile; its dialer stores and publishes what really happened.
+        # The call ends (meanwhile or soon); its dialer stores and publishes what really happened.
         late = await bus.wait_for(lambda: [r for r in bus.of(request.attempt_id) if r.outcome == "answered"],
-                                  timeout=60, what="the real result")
-        assert len(late) == 1 and late[0].reason == "late_result" and late[0].talk_seconds == 1200
-        charged = await bus.wait_for(lambda: (c := stubs.credits(org)).reserved == 0 and c, what="the settlement")
+                                  timeout=HANG_GUARD_SECONDS, what="the real result")
+        assert len(late) == 1 and late[0].reason == "late_result" and late[0].talk_seconds == 4800
+        charged = await bus.wait_for(lambda: (c := stubs.credits(org)).reserved == 0 and c,
+                                     timeout=HANG_GUARD_SECONDS, what="the settlement")
     [call] = stubs.calls(org, request.execution_id)
     assert call.outcome == "answered"
-    assert charged.balance == 1000 - 20, "the late answered call is charged (20 started minutes)"
+    assert charged.balance == 1000 - 80, "the late answered call is charged (80 started minutes)"
 
 
-def owner_instance(system, attempt_id: str) -> int:
-    """Which dialer replica holds the attempt (its record's owner names the process id)."""
+def placing_owner(system, attempt_id: str) -> str | None:
+    """The owner of the attempt's record once its dialer has recorded the call under way (placing)."""
     with psycopg.connect(system.database_url, autocommit=True) as conn:
-        owner = conn.execute("SELECT owner FROM dialer.call_records WHERE attempt_id = %s", (attempt_id,)).fetchone()[0]
+        row = conn.execute("SELECT owner FROM dialer.call_records WHERE attempt_id = %s AND state = 'placing'",
+                           (attempt_id,)).fetchone()
+    return row[0] if row else None
+
+
+def record_state(system, attempt_id: str) -> tuple[str, str | None]:
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        state, reason = conn.execute("SELECT state, reason FROM dialer.call_records WHERE attempt_id = %s",
+                                     (attempt_id,)).fetchone()
+    return state, reason
+
+
+def instance_of(system, owner: str) -> int:
+    """Which dialer replica an owner is (the owner names the process id)."""
     pid = int(owner.split(":")[1])
     return next(i for i in range(2) if system.group.find("dialer", i).popen.pid == pid)
 
