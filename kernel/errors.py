@@ -201,26 +201,3 @@ __all__ = [name for name in dir() if name.endswith(("Error", "Exception"))] + [
     "from_rpc_error", "http_status", "is_named", "named", "to_status_proto", "to_trailing_metadata",
 ]
 
-
-# Transitional: the named errors below move to the domain/errors.py of the context that raises
-# them; while they move, both names answer the same class (named() is idempotent).
-ProgramNotFoundError = named(NotFoundError, "ProgramNotFoundError", "Program not found")
-ExecutionNotFoundError = named(NotFoundError, "ExecutionNotFoundError", "Execution not found")
-DidNotFoundError = named(NotFoundError, "DidNotFoundError", "DID not found")
-ContactNotFoundError = named(NotFoundError, "ContactNotFoundError", "Contact not found")
-AudienceNotFoundError = named(NotFoundError, "AudienceNotFoundError", "Audience not found")
-FlowNotFoundError = named(NotFoundError, "FlowNotFoundError", "Flow not found")
-OrganizationNotFoundError = named(NotFoundError, "OrganizationNotFoundError", "Organization not found")
-AttributeNotFoundError = named(NotFoundError, "AttributeNotFoundError", "Custom attribute not found")
-ApiKeyNotFoundError = named(NotFoundError, "ApiKeyNotFoundError", "API key not found")
-DidNotActiveError = named(PreconditionError, "DidNotActiveError", "DID is not active")
-DidNotAccessibleError = named(PreconditionError, "DidNotAccessibleError", "DID is not available to this organization")
-ExecutionAlreadyRunningError = named(PreconditionError, "ExecutionAlreadyRunningError",
-                                     "Program already has a running execution")
-AudienceEmptyError = named(PreconditionError, "AudienceEmptyError", "Audience has no contacts")
-EmptyDidPoolError = named(PreconditionError, "EmptyDidPoolError", "All DIDs have been deleted since program creation")
-InvalidExecutionStateError = named(PreconditionError, "InvalidExecutionStateError",
-                                   "Execution is not in a state that allows this")
-InsufficientCreditsError = named(PreconditionError, "InsufficientCreditsError", "Not enough credits available")
-ProgramStatusConflictError = named(ConflictError, "ProgramStatusConflictError",
-                                   "Program status changed (concurrent operation)")
