@@ -61,6 +61,14 @@ class AutoPauseRuleIn(ApiModel):
     reset_on_resume: bool = False
 
 
+def auto_pause_rules_json(answer: Any) -> list[dict[str, Any]] | None:
+    """The auto-pause rules of a program or an execution as answered; None when it has none set."""
+    if not answer.HasField("auto_pause_rules"):
+        return None
+    return [{"nodeId": r.node_id, "threshold": r.threshold, "resetOnResume": r.reset_on_resume}
+            for r in answer.auto_pause_rules.rules]
+
+
 class ApiResponse(BaseModel):
     """Response bodies: camelCase on the wire, built from proto dicts."""
 

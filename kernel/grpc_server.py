@@ -1,4 +1,5 @@
-"""gRPC server bootstrap: health, reflection, the error interceptor, graceful drain.
+"""gRPC server bootstrap: health, reflection, the error interceptor, graceful drain, and the
+service's database engine and broker connection, closed when it stops.
 
 SIGTERM or SIGINT → every health status NOT_SERVING → wait `drain_seconds` so load
 balancers stop sending → stop background loops → stop the server with `grace_seconds`
@@ -12,15 +13,19 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from kernel import db, errors, logs, metrics, tracing
+from kernel import db, errors, jetstream, logs, metrics, tracing
 from kernel.settings import Settings
+
+if TYPE_CHECKING:  # types only: kernel.db and kernel.jetstream make the engine and the broker
+    from nats.js import JetStreamContext
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logs.get("kernel.grpc")
 
@@ -147,6 +152,20 @@ class ServiceRuntime:
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         self._closers.append(closer)
+
+    def database(self) -> AsyncEngine:
+        """The service's engine on its own schema (named after the service), disposed at close."""
+        engine = db.create_engine(self.settings.database_url, self.name, pool_size=self.settings.db_pool_size)
+        self.on_close(engine.dispose)
+        return engine
+
+    async def broker(self) -> JetStreamContext:
+        """JetStream on the service's own connection, every stream ensured; closed at close."""
+        nc = await jetstream.connect(self.settings.nats_url, self.name)
+        js = nc.jetstream()
+        await jetstream.ensure_streams(js)
+        self.on_close(lambda: jetstream.close(nc))
+        return js
 
     async def _set_all(self, status: int) -> None:
         await self.health.set("", status)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
 from kernel import errors, tracing
+from kernel.settings import Settings
 
 DEFAULT_TIMEOUT = 30.0
 CHANNEL_OPTIONS = [
@@ -28,9 +30,36 @@ def channel(address: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
+class Channels:
+    """The channels a client opened to its peers, by service name, closed together."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._opened: list[grpc.aio.Channel] = []
+
+    def open(self, service: str) -> grpc.aio.Channel:
+        opened = channel(self._settings.address(service))
+        self._opened.append(opened)
+        return opened
+
+    async def close(self) -> None:
+        for opened in self._opened:
+            await opened.close()
+
+
 async def call(method: Any, request: Any, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """Invoke a unary RPC; a failed status is raised as the callee's domain error."""
     try:
         return await method(request, timeout=timeout, metadata=tracing.grpc_metadata())
+    except grpc.aio.AioRpcError as exc:
+        raise errors.from_rpc_error(exc) from None
+
+
+async def stream(method: Any, request: Any, *, timeout: float) -> AsyncIterator[Any]:
+    """Read a server-streaming RPC message by message; a failed status is raised as the callee's
+    domain error."""
+    try:
+        async for message in method(request, timeout=timeout):
+            yield message
     except grpc.aio.AioRpcError as exc:
         raise errors.from_rpc_error(exc) from None

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
-from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn
+from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, auto_pause_rules_json
 from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.execution.v1 import execution_pb2 as pb
 from outbound.program.v1 import program_pb2
@@ -73,10 +73,6 @@ def _none(value: str) -> str | None:
 
 
 def execution_json(e: pb.Execution) -> dict[str, Any]:
-    rules = None
-    if e.HasField("auto_pause_rules"):
-        rules = [{"nodeId": r.node_id, "threshold": r.threshold, "resetOnResume": r.reset_on_resume}
-                 for r in e.auto_pause_rules.rules]
     return {
         "id": e.id, "programId": e.program_id, "organizationId": e.organization_id, "audienceId": e.audience_id,
         "flowId": e.flow_id, "status": e.status, "totalContacts": e.total_contacts,
@@ -84,8 +80,8 @@ def execution_json(e: pb.Execution) -> dict[str, Any]:
         "contactsPending": e.contacts_pending, "contactsInProgress": e.contacts_in_progress,
         "contactsSkipped": e.contacts_skipped, "scheduledStartAt": e.scheduled_start_at,
         "scheduledStopAt": _none(e.scheduled_stop_at), "actualStartAt": _none(e.actual_start_at),
-        "actualEndAt": _none(e.actual_end_at), "autoPauseRules": rules, "createdAt": e.created_at,
-        "updatedAt": e.updated_at,
+        "actualEndAt": _none(e.actual_end_at), "autoPauseRules": auto_pause_rules_json(e),
+        "createdAt": e.created_at, "updatedAt": e.updated_at,
     }
 
 

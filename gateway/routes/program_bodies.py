@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from google.protobuf import json_format
 from pydantic import Field
 
-from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, Int32, to_proto
+from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, Int32, auto_pause_rules_json, to_proto
 from kernel import errors
 from outbound.program.v1 import program_pb2 as pb
 
@@ -232,16 +232,12 @@ def program_json(p: pb.Program) -> dict[str, Any]:
         tc = p.trigger_condition
         condition = {"type": tc.type, "attributeName": tc.attribute_name, "direction": tc.direction,
                      "offset": {"days": tc.offset.days, "hours": tc.offset.hours, "minutes": tc.offset.minutes}}
-    rules = None
-    if p.HasField("auto_pause_rules"):
-        rules = [{"nodeId": r.node_id, "threshold": r.threshold, "resetOnResume": r.reset_on_resume}
-                 for r in p.auto_pause_rules.rules]
     return {
         "id": p.id, "name": p.name, "mode": p.mode, "organizationId": p.organization_id,
         "audienceId": p.audience_id, "flowId": p.flow_id, "status": p.status, "triggerCondition": condition,
         "startAt": p.start_at, "stopAt": p.stop_at or None,
         "didPool": [{"id": d.id, "number": d.number, "country": d.country} for d in p.did_pool],
-        "retryStrategy": retry, "pauseWindows": windows, "autoPauseRules": rules,
+        "retryStrategy": retry, "pauseWindows": windows, "autoPauseRules": auto_pause_rules_json(p),
         "timezone": p.timezone, "maxConcurrentCalls": p.max_concurrent_calls,
         "createdAt": p.created_at, "updatedAt": p.updated_at,
     }

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import errors, ids, paging
+from kernel import errors, ids
 from kernel.clock import get_clock
 from services.audience.adapters import repository as repo
 from services.audience.adapters.range_reader import RangeReader
@@ -27,23 +26,17 @@ class Attributes:
         org = ids.parse(organization_id, field="organizationId")
         definition = define(name, slug, type_)
         row = AttributeRow(uuid.uuid4(), org, definition.name, definition.slug, definition.type, get_clock().now())
-        try:
+        taken = errors.AlreadyExistsError(f"slug: a custom attribute with slug {row.slug!r} already exists",
+                                          field="slug")
+        with repo.unique(repo.SLUG_UNIQUE, taken):
             async with self._engine.begin() as conn:
                 await repo.insert_attribute(conn, row)
-        except IntegrityError as exc:
-            if repo.violates(exc, repo.SLUG_UNIQUE):
-                raise errors.AlreadyExistsError(
-                    f"slug: a custom attribute with slug {row.slug!r} already exists", field="slug") from None
-            raise
         return row
 
     async def list(self, organization_id: str, page_size: int = 0,
                    page_token: str = "") -> tuple[list[AttributeRow], str]:
         org = ids.parse(organization_id, field="organizationId")
-        wanted = paging.request(page_size, page_token, paging.instant, paging.identifier)
-        async with self._engine.connect() as conn:
-            rows = await repo.list_attributes(conn, org, wanted)
-        return paging.page(rows, wanted, key=lambda row: (row.created_at, row.id))
+        return await repo.organization_page(self._engine, repo.list_attributes, org, page_size, page_token)
 
     async def stream_values(self, organization_id: str, slug: str,
                             batch_size: int = 0) -> AsyncIterator[list[AttributeValueRef]]:

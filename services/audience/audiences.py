@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import ids, paging
+from kernel import ids
 from kernel.clock import get_clock
 from services.audience.adapters import repository as repo
 from services.audience.adapters.rows import AudienceRow
@@ -39,7 +39,4 @@ class Audiences:
     async def list(self, organization_id: str, page_size: int = 0,
                    page_token: str = "") -> tuple[list[AudienceRow], str]:
         org = ids.parse(organization_id, field="organizationId")
-        wanted = paging.request(page_size, page_token, paging.instant, paging.identifier)
-        async with self._engine.connect() as conn:
-            rows = await repo.list_audiences(conn, org, wanted)
-        return paging.page(rows, wanted, key=lambda row: (row.created_at, row.id))
+        return await repo.organization_page(self._engine, repo.list_audiences, org, page_size, page_token)

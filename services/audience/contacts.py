@@ -11,10 +11,9 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kernel import errors, ids, paging
+from kernel import errors, ids
 from kernel.clock import get_clock
 from services.audience.adapters import events
 from services.audience.adapters import repository as repo
@@ -32,7 +31,21 @@ from services.audience.domain.errors import AudienceNotFoundError, ContactNotFou
 from services.audience.domain.phones import normalise_phone
 
 ContactInput = tuple[str, str | None, dict[str, Any]]  # (phone, name, attributes)
-_DUPLICATE_PHONE = "phone: a contact with this phone number already exists"
+
+
+def _phone_unique() -> errors.AlreadyExistsError:
+    return errors.AlreadyExistsError("phone: a contact with this phone number already exists", field="phone")
+
+
+def _key(organization_id: str, contact_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The organization's id and the contact's (an unreadable one: no such contact)."""
+    return ids.parse(organization_id, field="organizationId"), ids.parse(contact_id, ContactNotFoundError)
+
+
+def _existing(contact: ContactRow | None) -> ContactRow:
+    if contact is None:
+        raise ContactNotFoundError()
+    return contact
 
 
 class Contacts:
@@ -44,7 +57,7 @@ class Contacts:
                      attributes: dict[str, Any]) -> ContactRow:
         org = ids.parse(organization_id, field="organizationId")
         now = get_clock().now()
-        try:
+        with repo.unique(repo.PHONE_UNIQUE, _phone_unique()):
             async with self._engine.begin() as conn:
                 valid = validate_contact(phone, name, attributes, await repo.attribute_types(conn, org))
                 contact = ContactRow(uuid.uuid4(), org, valid.phone, valid.name, valid.country, valid.attributes,
@@ -52,41 +65,27 @@ class Contacts:
                 await repo.insert_contacts(conn, org, [contact.id], [valid], now)
                 event = events.contact_changed("created", organization_id, contact, contact.attributes, now)
                 await events.stage(conn, [event])
-        except IntegrityError as exc:
-            if repo.violates(exc, repo.PHONE_UNIQUE):
-                raise errors.AlreadyExistsError(_DUPLICATE_PHONE, field="phone") from None
-            raise
         await self._publisher.publish_committed([event])
         return contact
 
     async def get(self, organization_id: str, contact_id: str) -> ContactRow:
-        org = ids.parse(organization_id, field="organizationId")
-        cid = ids.parse(contact_id, ContactNotFoundError)
+        org, cid = _key(organization_id, contact_id)
         async with self._engine.connect() as conn:
-            contact = await repo.get_contact(conn, org, cid)
-        if contact is None:
-            raise ContactNotFoundError()
-        return contact
+            return _existing(await repo.get_contact(conn, org, cid))
 
     async def list(self, organization_id: str, page_size: int = 0,
                    page_token: str = "") -> tuple[list[ContactRow], str]:
         org = ids.parse(organization_id, field="organizationId")
-        wanted = paging.request(page_size, page_token, paging.instant, paging.identifier)
-        async with self._engine.connect() as conn:
-            rows = await repo.list_contacts(conn, org, wanted)
-        return paging.page(rows, wanted, key=lambda row: (row.created_at, row.id))
+        return await repo.organization_page(self._engine, repo.list_contacts, org, page_size, page_token)
 
     async def update(self, organization_id: str, contact_id: str, *, phone: str | None = None,
                      name: str | None = None, clear_name: bool = False,
                      attributes: dict[str, Any] | None = None) -> ContactRow:
-        org = ids.parse(organization_id, field="organizationId")
-        cid = ids.parse(contact_id, ContactNotFoundError)
+        org, cid = _key(organization_id, contact_id)
         now = get_clock().now()
-        try:
+        with repo.unique(repo.PHONE_UNIQUE, _phone_unique()):
             async with self._engine.begin() as conn:
-                current = await repo.get_contact(conn, org, cid, lock=True)
-                if current is None:
-                    raise ContactNotFoundError()
+                current = _existing(await repo.get_contact(conn, org, cid, lock=True))
                 updated = current
                 if phone is not None:
                     e164, country = normalise_phone(phone)
@@ -104,21 +103,14 @@ class Contacts:
                 await repo.update_contact(conn, updated)
                 event = events.contact_changed("updated", organization_id, updated, changed, now)
                 await events.stage(conn, [event])
-        except IntegrityError as exc:
-            if repo.violates(exc, repo.PHONE_UNIQUE):
-                raise errors.AlreadyExistsError(_DUPLICATE_PHONE, field="phone") from None
-            raise
         await self._publisher.publish_committed([event])
         return updated
 
     async def delete(self, organization_id: str, contact_id: str) -> None:
-        org = ids.parse(organization_id, field="organizationId")
-        cid = ids.parse(contact_id, ContactNotFoundError)
+        org, cid = _key(organization_id, contact_id)
         now = get_clock().now()
         async with self._engine.begin() as conn:
-            current = await repo.get_contact(conn, org, cid, lock=True)
-            if current is None:
-                raise ContactNotFoundError()
+            current = _existing(await repo.get_contact(conn, org, cid, lock=True))
             await repo.delete_contact(conn, cid, now)
             removed = {slug: None for slug in current.attributes}
             event = events.contact_changed("deleted", organization_id, current, removed, now)
@@ -134,7 +126,9 @@ class Contacts:
                                          field="contacts")
         audience = ids.parse(audience_id, AudienceNotFoundError) if audience_id else None
         now = get_clock().now()
-        try:
+        concurrent = errors.AlreadyExistsError("contacts: a phone number was imported concurrently; retry",
+                                               field="contacts")
+        with repo.unique(repo.PHONE_UNIQUE, concurrent):
             async with self._engine.begin() as conn:
                 valid = validate_bulk(items, await repo.attribute_types(conn, org))
                 if audience is not None and await repo.get_audience(conn, org, audience, lock=True) is None:
@@ -153,10 +147,5 @@ class Contacts:
                                                             now, now), c.attributes, now)
                           for cid, c in zip(contact_ids, valid, strict=True)]
                 await events.stage(conn, staged)
-        except IntegrityError as exc:
-            if repo.violates(exc, repo.PHONE_UNIQUE):
-                raise errors.AlreadyExistsError("contacts: a phone number was imported concurrently; retry",
-                                                field="contacts") from None
-            raise
         await self._publisher.publish_committed(staged)
         return contact_ids

@@ -6,9 +6,11 @@ contacts, then the audience)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kernel import ids, paging
 from kernel.clock import get_clock
@@ -18,6 +20,9 @@ from services.audience.adapters.rows import ContactRef, ContactRow, MembershipCh
 from services.audience.domain.audiences import check_contact_ids, require_all, stream_batch_size
 from services.audience.domain.errors import AudienceNotFoundError
 
+# repo.add_members or repo.remove_members.
+_Write = Callable[[AsyncConnection, uuid.UUID, list[uuid.UUID], datetime], Awaitable[MembershipChange]]
+
 
 class Membership:
     def __init__(self, engine: AsyncEngine, reader: RangeReader):
@@ -25,28 +30,25 @@ class Membership:
         self._reader = reader
 
     async def add(self, organization_id: str, audience_id: str, contact_ids: list[str]) -> MembershipChange:
-        org = ids.parse(organization_id, field="organizationId")
-        aid = ids.parse(audience_id, AudienceNotFoundError)
-        contacts = check_contact_ids(contact_ids)
-        now = get_clock().now()
-        async with self._engine.begin() as conn:
-            found = await repo.org_contacts(conn, org, contacts, key_share=True)
-            if await repo.get_audience(conn, org, aid, lock=True) is None:
-                raise AudienceNotFoundError()
-            require_all(contact_ids, found)
-            return await repo.add_members(conn, aid, contacts, now)
+        return await self._change(organization_id, audience_id, contact_ids, repo.add_members, key_share=True)
 
     async def remove(self, organization_id: str, audience_id: str, contact_ids: list[str]) -> MembershipChange:
+        return await self._change(organization_id, audience_id, contact_ids, repo.remove_members, key_share=False)
+
+    async def _change(self, organization_id: str, audience_id: str, contact_ids: list[str], write: _Write, *,
+                      key_share: bool) -> MembershipChange:
+        """Every contact must be the organization's; `key_share` keeps them from being deleted
+        until the change commits."""
         org = ids.parse(organization_id, field="organizationId")
         aid = ids.parse(audience_id, AudienceNotFoundError)
         contacts = check_contact_ids(contact_ids)
         now = get_clock().now()
         async with self._engine.begin() as conn:
-            found = await repo.org_contacts(conn, org, contacts)
+            found = await repo.org_contacts(conn, org, contacts, key_share=key_share)
             if await repo.get_audience(conn, org, aid, lock=True) is None:
                 raise AudienceNotFoundError()
             require_all(contact_ids, found)
-            return await repo.remove_members(conn, aid, contacts, now)
+            return await write(conn, aid, contacts, now)
 
     async def list(self, organization_id: str, audience_id: str, page_size: int = 0,
                    page_token: str = "") -> tuple[list[ContactRow], str]:

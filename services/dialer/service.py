@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kernel import errors, ids, paging
 from kernel.clock import get_clock
+from kernel.paging import PageRequest
 from services.dialer.adapters.call_results import CallResults
 from services.dialer.adapters.did_repository import DidRepository, DidRow
 from services.dialer.adapters.flow_repository import FlowRepository, FlowRow
@@ -29,8 +30,26 @@ class Page:
     next_cursor: str
 
 
+T = TypeVar("T")
+
+
 def _organization(value: str) -> str:
     return ids.text(value, errors.ValidationError, field="organizationId")
+
+
+def _found(row: T | None, missing: type[errors.DomainError]) -> T:
+    if row is None:
+        raise missing()
+    return row
+
+
+async def _page(read: Callable[[PageRequest], Awaitable[Sequence[Any]]], limit: int, cursor: str,
+                parts: Sequence[Callable[[str], Any]] = (paging.instant, paging.identifier),
+                key: Callable[[Any], tuple[Any, ...]] = lambda row: (row.created_at, row.id)) -> Page:
+    """One page of a list read by `read`, sorted by `key` (whose cursor `parts` parse); by
+    default oldest first."""
+    wanted = paging.request(limit, cursor, *parts)
+    return Page(*paging.page(await read(wanted), wanted, key=key))
 
 
 class DidService:
@@ -53,23 +72,17 @@ class DidService:
         if status not in DID_STATUSES:
             raise errors.ValidationError("status: must be active or inactive", field="status")
         did = ids.canonical(did_id)
-        row = await self.dids.set_status(did, status, get_clock().now()) if did else None
-        if row is None:
-            raise DidNotFoundError()
-        return row
+        return _found(await self.dids.set_status(did, status, get_clock().now()) if did else None, DidNotFoundError)
 
     async def delete(self, did_id: str) -> DidRow:
         did = ids.canonical(did_id)
-        row = await self.dids.soft_delete(did, get_clock().now()) if did else None
-        if row is None:
-            raise DidNotFoundError()
-        return row
+        return _found(await self.dids.soft_delete(did, get_clock().now()) if did else None, DidNotFoundError)
 
     async def list_available(self, organization_id: str, limit: int = 0, cursor: str = "") -> Page:
+        """By number."""
         org = _organization(organization_id)
-        wanted = paging.request(limit, cursor, paging.text, paging.identifier)
-        rows = await self.dids.list_available(org, wanted)
-        return Page(*paging.page(rows, wanted, key=lambda row: (row.number, row.id)))
+        return await _page(lambda wanted: self.dids.list_available(org, wanted), limit, cursor,
+                           (paging.text, paging.identifier), key=lambda row: (row.number, row.id))
 
     async def resolve(self, organization_id: str, did_ids: Sequence[str], validate: bool) -> list[DidRow]:
         """The pool's DIDs in order. validate: the first unusable id raises, naming didPool[i]."""
@@ -107,16 +120,11 @@ class FlowService:
     async def get(self, organization_id: str, flow_id: str) -> FlowRow:
         org = _organization(organization_id)
         fid = ids.canonical(flow_id)
-        row = await self.flows.get(org, fid) if fid else None
-        if row is None:
-            raise FlowNotFoundError()
-        return row
+        return _found(await self.flows.get(org, fid) if fid else None, FlowNotFoundError)
 
     async def list(self, organization_id: str, limit: int = 0, cursor: str = "") -> Page:
         org = _organization(organization_id)
-        wanted = paging.request(limit, cursor, paging.instant, paging.identifier)
-        rows = await self.flows.list(org, wanted)
-        return Page(*paging.page(rows, wanted, key=lambda row: (row.created_at, row.id)))
+        return await _page(lambda wanted: self.flows.list(org, wanted), limit, cursor)
 
 
 class CallHistory:
@@ -125,6 +133,4 @@ class CallHistory:
 
     async def list(self, organization_id: str, execution_id: str, limit: int = 0, cursor: str = "") -> Page:
         org = _organization(organization_id)
-        wanted = paging.request(limit, cursor, paging.instant, paging.identifier)
-        rows = await self.calls.list_calls(org, execution_id, wanted)
-        return Page(*paging.page(rows, wanted, key=lambda row: (row.created_at, row.id)))
+        return await _page(lambda wanted: self.calls.list_calls(org, execution_id, wanted), limit, cursor)

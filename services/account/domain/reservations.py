@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernel import errors
+from kernel.transitions import Transitions
 from services.account.domain.credits import Balance, settle_charge
 
 HELD = "held"
@@ -32,13 +33,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 MAX_RESERVATION_ID = 200
 
 
-def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, frozenset())
-
-
-def sources(target: str) -> tuple[str, ...]:
-    """Every state from which `target` may be reached (the UPDATE's allowed set)."""
-    return tuple(s for s in ALL if target in TRANSITIONS[s])
+_TABLE = Transitions(ALL, TRANSITIONS)
+can_transition = _TABLE.allows
+sources = _TABLE.sources  # every status from which a target may be reached, in ALL order
 
 
 def is_reserved(state: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kernel import db
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.account.v1 import account_pb2, account_pb2_grpc
@@ -13,8 +12,7 @@ from services.account.service import AccountService
 
 async def main(settings: Settings) -> None:
     runtime = ServiceRuntime("account", settings)
-    engine = db.create_engine(settings.database_url, "account", pool_size=settings.db_pool_size)
-    runtime.on_close(engine.dispose)
+    engine = runtime.database()
     servicer = AccountServicer(AccountService(engine), ReservationBatches(engine))
     account_pb2_grpc.add_AccountServiceServicer_to_server(servicer, runtime.server)
     runtime.add_services([account_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name])

@@ -1,19 +1,23 @@
-"""SQL of the audience context. Functions take a connection; the caller owns the transaction.
+"""SQL of the audience context. Functions take a connection; the caller owns the transaction
+(`organization_page` alone reads on a connection of its own).
 
 Every query is scoped by organization, or by an audience already found in it. Lists read
 `page.fetch` rows after `page.after` in their sort order (kernel.paging cuts the page)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kernel import errors, paging
 from kernel.paging import PageRequest
 from services.audience.adapters.rows import (
     AttributeRow,
@@ -37,16 +41,45 @@ _AFTER_TIME_KEY = ("AND (CAST(:after_ts AS timestamptz) IS NULL "
                    "ORDER BY created_at, id LIMIT :limit")
 
 
-def violates(exc: IntegrityError, constraint: str) -> bool:
-    """True when `exc` is the violation of that unique constraint."""
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", None) == constraint
+@contextlib.contextmanager
+def unique(constraint: str, error: errors.DomainError) -> Iterator[None]:
+    """Within the block (a transaction, its commit included), the violation of that unique
+    constraint is answered with `error`."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == constraint:
+            raise error from None
+        raise
 
 
-def _time_page(org: uuid.UUID, page: PageRequest) -> dict[str, Any]:
-    after = page.after
-    return {"org": org, "after_ts": after[0] if after else None, "after_id": after[1] if after else None,
-            "limit": page.fetch}
+Listed = TypeVar("Listed", AttributeRow, ContactRow, AudienceRow)
+
+
+async def organization_page(engine: AsyncEngine,
+                            read: Callable[[AsyncConnection, uuid.UUID, PageRequest], Awaitable[list[Listed]]],
+                            org: uuid.UUID, page_size: int, page_token: str) -> tuple[list[Listed], str]:
+    """One page of an organization-wide list (`read`: one of the list_* below, in the order of
+    _AFTER_TIME_KEY) and the next page's cursor."""
+    wanted = paging.request(page_size, page_token, paging.instant, paging.identifier)
+    async with engine.connect() as conn:
+        rows = await read(conn, org, wanted)
+    return paging.page(rows, wanted, key=lambda row: (row.created_at, row.id))
+
+
+async def _by_id(conn: AsyncConnection, columns: str, table: str, org: uuid.UUID, row_id: uuid.UUID,
+                 lock: bool) -> Row[Any] | None:
+    return (await conn.execute(text(
+        f"SELECT {columns} FROM {table} WHERE organization_id = :org AND id = :id"
+        + (" FOR UPDATE" if lock else "")), {"org": org, "id": row_id})).first()
+
+
+async def _organization_list(conn: AsyncConnection, columns: str, table: str, org: uuid.UUID,
+                             page: PageRequest) -> list[Row[Any]]:
+    after = page.after or (None, None)
+    return list(await conn.execute(text(
+        f"SELECT {columns} FROM {table} WHERE organization_id = :org {_AFTER_TIME_KEY}"),
+        {"org": org, "after_ts": after[0], "after_id": after[1], "limit": page.fetch}))
 
 
 def _contact(row: Row[Any]) -> ContactRow:
@@ -86,10 +119,7 @@ async def get_attribute(conn: AsyncConnection, org: uuid.UUID, slug: str) -> Att
 
 
 async def list_attributes(conn: AsyncConnection, org: uuid.UUID, page: PageRequest) -> list[AttributeRow]:
-    rows = await conn.execute(text(
-        f"SELECT {_ATTRIBUTE_COLUMNS} FROM attributes WHERE organization_id = :org {_AFTER_TIME_KEY}"),
-        _time_page(org, page))
-    return [_attribute(r) for r in rows]
+    return [_attribute(r) for r in await _organization_list(conn, _ATTRIBUTE_COLUMNS, "attributes", org, page)]
 
 
 async def attribute_value_refs(conn: AsyncConnection, org: uuid.UUID, slug: str, after: uuid.UUID | None,
@@ -129,17 +159,12 @@ async def existing_phones(conn: AsyncConnection, org: uuid.UUID, phones: list[st
 
 async def get_contact(conn: AsyncConnection, org: uuid.UUID, contact_id: uuid.UUID,
                       lock: bool = False) -> ContactRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE organization_id = :org AND id = :id"
-        + (" FOR UPDATE" if lock else "")), {"org": org, "id": contact_id})).first()
+    row = await _by_id(conn, _CONTACT_COLUMNS, "contacts", org, contact_id, lock)
     return _contact(row) if row else None
 
 
 async def list_contacts(conn: AsyncConnection, org: uuid.UUID, page: PageRequest) -> list[ContactRow]:
-    rows = await conn.execute(text(
-        f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE organization_id = :org {_AFTER_TIME_KEY}"),
-        _time_page(org, page))
-    return [_contact(r) for r in rows]
+    return [_contact(r) for r in await _organization_list(conn, _CONTACT_COLUMNS, "contacts", org, page)]
 
 
 async def update_contact(conn: AsyncConnection, contact: ContactRow) -> None:
@@ -182,17 +207,12 @@ async def insert_audience(conn: AsyncConnection, row: AudienceRow) -> None:
 
 async def get_audience(conn: AsyncConnection, org: uuid.UUID, audience_id: uuid.UUID,
                        lock: bool = False) -> AudienceRow | None:
-    row = (await conn.execute(text(
-        f"SELECT {_AUDIENCE_COLUMNS} FROM audiences WHERE organization_id = :org AND id = :id"
-        + (" FOR UPDATE" if lock else "")), {"org": org, "id": audience_id})).first()
+    row = await _by_id(conn, _AUDIENCE_COLUMNS, "audiences", org, audience_id, lock)
     return _audience(row) if row else None
 
 
 async def list_audiences(conn: AsyncConnection, org: uuid.UUID, page: PageRequest) -> list[AudienceRow]:
-    rows = await conn.execute(text(
-        f"SELECT {_AUDIENCE_COLUMNS} FROM audiences WHERE organization_id = :org {_AFTER_TIME_KEY}"),
-        _time_page(org, page))
-    return [_audience(r) for r in rows]
+    return [_audience(r) for r in await _organization_list(conn, _AUDIENCE_COLUMNS, "audiences", org, page)]
 
 
 # --- members ---

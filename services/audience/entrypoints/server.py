@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kernel import db, jetstream
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
@@ -17,12 +16,8 @@ from services.audience.membership import Membership
 
 async def main(settings: Settings) -> None:
     runtime = ServiceRuntime("audience", settings)
-    engine = db.create_engine(settings.database_url, "audience", pool_size=settings.db_pool_size)
-    runtime.on_close(engine.dispose)
-    nc = await jetstream.connect(settings.nats_url, "audience")
-    js = nc.jetstream()
-    await jetstream.ensure_streams(js)
-    runtime.on_close(lambda: jetstream.close(nc))
+    engine = runtime.database()
+    js = await runtime.broker()
     publisher = EventPublisher(engine, js)
     reader = RangeReader(engine)
     servicer = AudienceServicer(Attributes(engine, reader), Contacts(engine, publisher), Audiences(engine),

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernel.db import after_key
 from kernel.paging import PageRequest
 from services.dialer.adapters.batching import Coalescer
 from services.dialer.adapters.call_records import (
@@ -177,14 +178,11 @@ class CallResults:
 
     async def list_calls(self, organization_id: str, execution_id: str, wanted: PageRequest) -> list[CallRecord]:
         """Finished calls of the execution in the order they were placed, after the page's key."""
-        params: dict[str, Any] = {"org": organization_id, "execution_id": execution_id, "limit": wanted.fetch}
-        keyset = ""
-        if wanted.after:
-            keyset = "AND (created_at, id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))"
-            params.update(after_at=wanted.after[0], after_id=wanted.after[1])
+        after, params = after_key(wanted, "created_at, id", ("timestamptz", "uuid"))
+        params.update(org=organization_id, execution_id=execution_id, limit=wanted.fetch)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
                 SELECT {COLUMNS} FROM call_records
-                WHERE execution_id = :execution_id AND organization_id = :org AND {_FINISHED} {keyset}
+                WHERE execution_id = :execution_id AND organization_id = :org AND {_FINISHED} AND {after}
                 ORDER BY created_at, id LIMIT :limit"""), params)).all()
         return [record(r) for r in rows]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernel.db import after_key
 from kernel.errors import AlreadyExistsError
 from kernel.paging import PageRequest
 from services.dialer.adapters.batching import Coalescer
@@ -89,15 +89,11 @@ class DidRepository:
 
     async def list_available(self, organization_id: str, wanted: PageRequest) -> list[DidRow]:
         """Active, not deleted, shared or the organization's own, by number, after the page's key."""
-        params: dict[str, Any] = {"org": organization_id, "limit": wanted.fetch}
-        keyset = ""
-        if wanted.after:
-            keyset = "AND (number, id) > (:after_number, CAST(:after_id AS uuid))"
-            params.update(after_number=wanted.after[0], after_id=wanted.after[1])
+        after, params = after_key(wanted, "number, id", ("text", "uuid"))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
                 SELECT {_COLUMNS} FROM dids
                 WHERE deleted_at IS NULL AND status = 'active'
-                  AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid)) {keyset}
-                ORDER BY number, id LIMIT :limit"""), params)).all()
+                  AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid)) AND {after}
+                ORDER BY number, id LIMIT :limit"""), {"org": organization_id, "limit": wanted.fetch, **params})).all()
         return [_row(r) for r in rows]

@@ -6,11 +6,11 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernel.db import after_key
 from kernel.paging import PageRequest
 from services.dialer.domain.flows import Flow, FlowNode
 
@@ -59,13 +59,9 @@ class FlowRepository:
 
     async def list(self, organization_id: str, wanted: PageRequest) -> list[FlowRow]:
         """The organization's flows, oldest first, after the page's key."""
-        params: dict[str, Any] = {"org": organization_id, "limit": wanted.fetch}
-        keyset = ""
-        if wanted.after:
-            keyset = "AND (created_at, id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))"
-            params.update(after_at=wanted.after[0], after_id=wanted.after[1])
+        after, params = after_key(wanted, "created_at, id", ("timestamptz", "uuid"))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
-                SELECT {_COLUMNS} FROM flows WHERE organization_id = :org {keyset}
-                ORDER BY created_at, id LIMIT :limit"""), params)).all()
+                SELECT {_COLUMNS} FROM flows WHERE organization_id = :org AND {after}
+                ORDER BY created_at, id LIMIT :limit"""), {"org": organization_id, "limit": wanted.fetch, **params})).all()
         return [_row(r) for r in rows]

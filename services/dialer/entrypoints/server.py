@@ -8,7 +8,6 @@ import uuid
 
 from redis.asyncio import Redis
 
-from kernel import db, jetstream
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
@@ -36,8 +35,7 @@ UNKNOWN_SETTLE_SECONDS = 600.0
 
 async def main(settings: Settings) -> None:
     runtime = ServiceRuntime("dialer", settings)
-    engine = db.create_engine(settings.database_url, "dialer", pool_size=settings.db_pool_size)
-    runtime.on_close(engine.dispose)
+    engine = runtime.database()
 
     dids = DidRepository(engine)
     flows = FlowRepository(engine)
@@ -48,11 +46,7 @@ async def main(settings: Settings) -> None:
     runtime.add_services([dialer_pb2.DESCRIPTOR.services_by_name["DialerService"].full_name,
                           dialer_pb2.DESCRIPTOR.services_by_name["FlowService"].full_name])
 
-    nc = await jetstream.connect(settings.nats_url, "dialer")
-    js = nc.jetstream()
-    await jetstream.ensure_streams(js)
-
-    runtime.on_close(lambda: jetstream.close(nc))
+    js = await runtime.broker()
 
     redis = Redis.from_url(settings.redis_url)
     runtime.on_close(redis.aclose)

@@ -24,6 +24,7 @@ from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.pause_windows import PauseWindows
 from campaign_rules.retry import RetryStrategy
 from campaign_rules.trigger_condition import TriggerCondition
+from kernel.db import after_key
 from kernel.paging import PageRequest
 from services.execution.adapters.tables import ACTIVE_SQL, EXECUTION_COLUMNS
 
@@ -216,9 +217,9 @@ async def list_executions(conn: AsyncConnection, organization_id: str, program_i
         params["program"] = program_id
     if active_only:
         clauses.append(f"status IN {ACTIVE_SQL}")
-    if page.after:
-        clauses.append("(created_at, id) < (:after_at, CAST(:after_id AS uuid))")
-        params["after_at"], params["after_id"] = page.after
+    after, after_params = after_key(page, "created_at, id", ("timestamptz", "uuid"), descending=True)
+    clauses.append(after)
+    params.update(after_params)
     result = await conn.execute(text(f"""
         SELECT {EXECUTION_COLUMNS} FROM executions WHERE {' AND '.join(clauses)}
         ORDER BY created_at DESC, id DESC LIMIT :limit"""), params)

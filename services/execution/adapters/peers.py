@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-import grpc
-
 from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
 from campaign_rules.retry import RetryStrategy
 from campaign_rules.trigger_condition import TriggerCondition
-from kernel import errors, rpc
+from kernel import rpc
 from kernel.settings import Settings
 from kernel.timefmt import parse_optional
 from outbound.account.v1 import account_pb2, account_pb2_grpc
@@ -46,23 +44,17 @@ def _snapshot(program: program_pb2.Program) -> ProgramSnapshot:
 
 class Peers:
     def __init__(self, settings: Settings):
-        self._channels: list[grpc.aio.Channel] = []
-        dialer = self._open(settings.address("dialer"))
-        self.programs = program_pb2_grpc.ProgramServiceStub(self._open(settings.address("program")))
-        self.audiences = audience_pb2_grpc.AudienceServiceStub(self._open(settings.address("audience")))
+        self._channels = rpc.Channels(settings)
+        dialer = self._channels.open("dialer")
+        self.programs = program_pb2_grpc.ProgramServiceStub(self._channels.open("program"))
+        self.audiences = audience_pb2_grpc.AudienceServiceStub(self._channels.open("audience"))
         self.dids = dialer_pb2_grpc.DialerServiceStub(dialer)
         self.flows = dialer_pb2_grpc.FlowServiceStub(dialer)
-        self.triggers = trigger_pb2_grpc.TriggerServiceStub(self._open(settings.address("trigger")))
-        self.accounts = account_pb2_grpc.AccountServiceStub(self._open(settings.address("account")))
-
-    def _open(self, address: str) -> grpc.aio.Channel:
-        channel = rpc.channel(address)
-        self._channels.append(channel)
-        return channel
+        self.triggers = trigger_pb2_grpc.TriggerServiceStub(self._channels.open("trigger"))
+        self.accounts = account_pb2_grpc.AccountServiceStub(self._channels.open("account"))
 
     async def close(self) -> None:
-        for channel in self._channels:
-            await channel.close()
+        await self._channels.close()
 
     # ------------------------------------------------------------ program
 
@@ -118,12 +110,9 @@ class Peers:
         """The audience's contacts, batch by batch, as columns: (contact ids, phones, countries)."""
         request = audience_pb2.StreamAudienceContactsRequest(
             organization_id=organization_id, audience_id=audience_id, batch_size=batch_size, columnar=True)
-        try:
-            async for batch in self.audiences.StreamAudienceContacts(request, timeout=600):
-                if batch.contacts:  # a server that answers one ContactRef per contact
-                    yield ([c.contact_id for c in batch.contacts], [c.phone for c in batch.contacts],
-                           [c.country for c in batch.contacts])
-                else:
-                    yield list(batch.contact_ids), list(batch.phones), list(batch.countries)
-        except grpc.aio.AioRpcError as exc:
-            raise errors.from_rpc_error(exc) from None
+        async for batch in rpc.stream(self.audiences.StreamAudienceContacts, request, timeout=600):
+            if batch.contacts:  # a server that answers one ContactRef per contact
+                yield ([c.contact_id for c in batch.contacts], [c.phone for c in batch.contacts],
+                       [c.country for c in batch.contacts])
+            else:
+                yield list(batch.contact_ids), list(batch.phones), list(batch.countries)

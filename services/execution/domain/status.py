@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kernel.transitions import Transitions
+
 SCHEDULED = "scheduled"
 RUNNING = "running"
 PAUSED = "paused"
@@ -37,13 +39,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, frozenset())
-
-
-def sources(target: str) -> tuple[str, ...]:
-    """Every status from which `target` may be reached (the compare-and-set's allowed set)."""
-    return tuple(s for s in ALL if target in TRANSITIONS[s])
+_TABLE = Transitions(ALL, TRANSITIONS)
+can_transition = _TABLE.allows
+sources = _TABLE.sources  # every status from which a target may be reached, in ALL order
 
 
 def is_active(status: str) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import grpc
-
 from campaign_rules.checks import fail
 from kernel import errors, rpc
 from kernel.settings import Settings
@@ -20,22 +18,16 @@ ATTRIBUTES_PAGE = 1000
 
 class Peers:
     def __init__(self, settings: Settings):
-        self._channels: list[grpc.aio.Channel] = []
-        dialer = self._open(settings.address("dialer"))
-        audience = self._open(settings.address("audience"))
+        self._channels = rpc.Channels(settings)
+        dialer = self._channels.open("dialer")
+        audience = self._channels.open("audience")
         self.dids = dialer_pb2_grpc.DialerServiceStub(dialer)
         self.flows = dialer_pb2_grpc.FlowServiceStub(dialer)
         self.audiences = audience_pb2_grpc.AudienceServiceStub(audience)
-        self.executions = execution_pb2_grpc.ExecutionServiceStub(self._open(settings.address("execution")))
-
-    def _open(self, address: str) -> grpc.aio.Channel:
-        channel = rpc.channel(address)
-        self._channels.append(channel)
-        return channel
+        self.executions = execution_pb2_grpc.ExecutionServiceStub(self._channels.open("execution"))
 
     async def close(self) -> None:
-        for channel in self._channels:
-            await channel.close()
+        await self._channels.close()
 
     async def flow_node_ids(self, organization_id: str, flow_id: str) -> list[str]:
         """The node ids of the org's flow; a missing flow is the request's fault (flowId)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kernel import db, jetstream
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.program.v1 import program_pb2, program_pb2_grpc
@@ -14,12 +13,8 @@ from services.program.service import ProgramService
 
 async def main(settings: Settings) -> None:
     runtime = ServiceRuntime("program", settings)
-    engine = db.create_engine(settings.database_url, "program", pool_size=settings.db_pool_size)
-    runtime.on_close(engine.dispose)
-    nc = await jetstream.connect(settings.nats_url, "program")
-    js = nc.jetstream()
-    await jetstream.ensure_streams(js)
-    runtime.on_close(lambda: jetstream.close(nc))
+    engine = runtime.database()
+    js = await runtime.broker()
     peers = Peers(settings)
     runtime.on_close(peers.close)
     service = ProgramService(engine, peers, ProgramEvents(js))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-import grpc
-
 from kernel import errors, rpc
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 
@@ -30,12 +28,8 @@ class AudienceClient:
         """Every contact of the organization whose attribute is set, page by page."""
         request = audience_pb2.StreamAttributeValuesRequest(
             organization_id=organization_id, attribute_slug=slug, batch_size=STREAM_BATCH)
-        stream = self._stub.StreamAttributeValues(request, timeout=600)
-        try:
-            async for batch in stream:
-                yield batch.values
-        except grpc.aio.AioRpcError as exc:
-            raise errors.from_rpc_error(exc) from None
+        async for batch in rpc.stream(self._stub.StreamAttributeValues, request, timeout=600):
+            yield batch.values
 
     async def add_members(self, organization_id: str, audience_id: str, contact_ids: Sequence[str]) -> None:
         """Add contacts to the output audience (idempotent). A contact deleted meanwhile is skipped."""

@@ -8,6 +8,8 @@ trigger to a new date keeps it pending.
 
 from __future__ import annotations
 
+from kernel.transitions import Transitions
+
 PENDING = "pending"
 TRIGGERED = "triggered"
 CANCELLED = "cancelled"
@@ -20,10 +22,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, frozenset())
-
-
-def sources(target: str) -> tuple[str, ...]:
-    """Every status from which `target` may be reached (the update's allowed set)."""
-    return tuple(s for s in ALL if target in TRANSITIONS[s])
+_TABLE = Transitions(ALL, TRANSITIONS)
+can_transition = _TABLE.allows
+sources = _TABLE.sources  # every status from which a target may be reached, in ALL order

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kernel import db, jetstream
 from kernel.clock import get_clock
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
@@ -17,12 +16,8 @@ from services.trigger.service import TriggerService
 
 async def main(settings: Settings) -> None:
     runtime = ServiceRuntime("trigger", settings)
-    engine = db.create_engine(settings.database_url, "trigger", pool_size=settings.db_pool_size)
-    runtime.on_close(engine.dispose)
-    nc = await jetstream.connect(settings.nats_url, "trigger")
-    js = nc.jetstream()
-    await jetstream.ensure_streams(js)
-    runtime.on_close(lambda: jetstream.close(nc))
+    engine = runtime.database()
+    js = await runtime.broker()
     audience = AudienceClient(settings.address("audience"))
     runtime.on_close(audience.close)
 
