@@ -26,7 +26,7 @@ from outbound.execution.v1 import events_pb2 as execution_events
 from services.dialer.adapters.call_repository import CallRepository
 from services.dialer.adapters.carrier import CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.did_repository import DidRepository
-from services.dialer.adapters.did_slots import DidSlots, GateClosed
+from services.dialer.adapters.did_slots import DidSlots, GateClosed, GateUnreadable
 from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.peers import Accounts
 from services.dialer.adapters.publisher import ResultPublisher
@@ -243,8 +243,13 @@ class Placement:
 
     async def _why_not_now(self, execution_id: str, deadline: datetime | None) -> str:
         """Right before the call: the reason it may no longer start, or "" when it may."""
-        if not await self._slots.gate_open(execution_id):
-            return "execution_not_running"
+        try:
+            if not await self._slots.gate_open(execution_id):
+                return "execution_not_running"
+        except GateUnreadable:
+            # The record is `placing` already: left to its lease it would end `unknown` and cost
+            # the contact an attempt that never reached the carrier.
+            return "gate_unreadable"
         if _past(deadline):
             return "deadline_passed"
         return ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from kernel import call_gate
 from services.dialer.adapters.batching import Coalescer
@@ -107,6 +108,11 @@ class GateClosed(Exception):
     """The execution's call gate is closed: it may start no call."""
 
 
+class GateUnreadable(Exception):
+    """Redis did not answer the gate's read: the call may not start (a gate that cannot be read
+    counts as closed, as a missing one does)."""
+
+
 class DidSlots:
     """Rotation counters, acquisitions and releases of the calls being placed together go to
     Redis in one round trip each (a pipeline, or one script run for the acquisitions)."""
@@ -165,7 +171,10 @@ class DidSlots:
 
     async def gate_open(self, execution_id: str) -> bool:
         """The execution's call gate, read again (a call that passed it a while ago)."""
-        return await self._gates(execution_id)
+        try:
+            return await self._gates(execution_id)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise GateUnreadable(str(exc)) from exc
 
     async def _gates_open(self, execution_ids: list[str]) -> list[bool]:
         values = await self.redis.mget([call_gate.key(e) for e in execution_ids])

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from kernel import call_gate
-from services.dialer.adapters.did_slots import DidSlots, GateClosed
+from services.dialer.adapters.did_slots import DidSlots, GateClosed, GateUnreadable
 from services.dialer.domain.did_choice import DidInfo, choose_did
 
 
@@ -69,3 +69,18 @@ async def test_a_closed_gate_takes_no_slot_and_no_turn(slots: DidSlots):
     assert [await slots.in_use(d) for d in pool] == [1, 0]
     assert await slots.redis.get(f"dialer:rr:{execution}:MA") is None, "no turn taken behind a closed gate"
     assert not await slots.gate_open(execution) and await slots.gate_open(other)
+
+
+async def test_a_gate_redis_cannot_read_is_unreadable_not_an_error_of_the_call(infra):
+    """The last read before the carrier fails closed: the placement answers not_placed
+    (gate_unreadable) instead of leaving a `placing` record to become unknown."""
+    url, server = infra.new_redis(own=True)
+    redis = Redis.from_url(url)
+    slots = DidSlots(redis, lease_seconds=60)
+    execution = str(uuid.uuid4())
+    await redis.set(call_gate.key(execution), call_gate.value(1, True))
+    assert await slots.gate_open(execution) is True
+    server.stop()
+    with pytest.raises(GateUnreadable):
+        await slots.gate_open(execution)
+    await redis.aclose()
