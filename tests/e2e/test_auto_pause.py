@@ -46,7 +46,7 @@ def resume(tenant: Tenant, execution_id: str, body=None) -> dict:
 
 def wait_paused_and_drained(tenant: Tenant, execution_id: str) -> dict:
     return wait_until(lambda: (e := tenant.execution(execution_id))["status"] == "paused_threshold"
-                      and e["contactsInProgress"] == 0 and e, 60, message="paused_threshold with no call in flight")
+                      and e["contactsInProgress"] == 0 and e, message="paused_threshold with no call in flight")
 
 
 def test_threshold_pauses_resume_resets_or_replaces_rules_and_cancel_deletes_counters(tenant: Tenant, rds):
@@ -92,7 +92,7 @@ def test_threshold_pauses_resume_resets_or_replaces_rules_and_cancel_deletes_cou
     # Cancel: the counters leave Redis.
     assert any(rds.exists(k) for k in counter_keys(execution_id))
     assert tenant.org.delete(f"/program-executions/{execution_id}").status_code == 204
-    wait_until(lambda: not any(rds.exists(k) for k in counter_keys(execution_id)), 30,
+    wait_until(lambda: not any(rds.exists(k) for k in counter_keys(execution_id)),
                message="counters deleted after cancel")
     ended = tenant.execution(execution_id)
     assert ended["status"] == "cancelled" and ended["autoPauseCounters"] is None

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests.support.campaigns import Tenant
-from tests.support.system import System, wait_until
+from tests.support.system import HANG_GUARD_SECONDS, System, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +47,7 @@ class CreditWatch:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join(10)
+        self._thread.join(HANG_GUARD_SECONDS)
 
     def never_negative(self) -> bool:
         return bool(self.seen) and all(
@@ -76,7 +76,7 @@ def test_out_of_credits_pauses_and_credits_added_then_resume_completes(fast: Sys
         # 3 credits: the first call costs 2, the second only the 1 left (never overdrawn); the
         # third cannot be covered, is not placed, and the execution pauses.
         paused = wait_until(lambda: (e := tenant.execution(execution_id))["status"] == "paused_no_credits"
-                            and e["contactsInProgress"] == 0 and e, 60, message="paused_no_credits")
+                            and e["contactsInProgress"] == 0 and e, message="paused_no_credits")
         assert (paused["contactsCompleted"], paused["contactsPending"]) == (2, 3)
         assert tenant.org.get("/credits").json() == {"balance": 0, "reserved": 0, "available": 0}
         calls = tenant.calls(execution_id)
@@ -113,7 +113,7 @@ def test_many_calls_settling_at_once_never_overdraw(fast: System):
     with CreditWatch(tenant) as watch:
         execution_id = tenant.launch(program["id"])
         paused = wait_until(lambda: (e := tenant.execution(execution_id))["status"] == "paused_no_credits"
-                            and e["contactsInProgress"] == 0 and e, 60, message="calls settled, execution paused")
+                            and e["contactsInProgress"] == 0 and e, message="calls settled, execution paused")
     assert watch.never_negative(), [c for c in watch.seen if c["balance"] < 0 or c["available"] < 0]
     assert max(c["reserved"] for c in watch.seen) <= 20
     assert paused["contactsCompleted"] == 20 and paused["contactsPending"] == 10

@@ -37,7 +37,7 @@ def test_live_execution_calls_fired_triggers(live_system: System):
         "retryStrategy": {"type": "none"}})
     assert program.status_code == 201, program.text
     execution_id = tenant.launch(program.json()["id"])
-    done = wait_until(lambda: (e := tenant.execution(execution_id))["contactsCompleted"] == 3 and e, 60,
+    done = wait_until(lambda: (e := tenant.execution(execution_id))["contactsCompleted"] == 3 and e,
                       message="three fired triggers called")
     assert done["totalContacts"] == 3 and done["status"] == "running"
     assert len(tenant.calls(execution_id)) == 3
@@ -46,5 +46,5 @@ def test_live_execution_calls_fired_triggers(live_system: System):
     assert ended["status"] == "cancelled" and ended["totalContacts"] == 3
     pending = tenant.org.get(f"/programs/{program.json()['id']}/triggers", params={"status": "pending"})
     wait_until(lambda: tenant.org.get(f"/programs/{program.json()['id']}/triggers",
-                                      params={"status": "pending"}).json() == [], 30,
+                                      params={"status": "pending"}).json() == [],
                message=f"pending triggers cancelled (was {pending.text})")

@@ -27,7 +27,7 @@ def test_two_replicas_never_double_dial(replicated: System):
     program = tenant.program(audience, maxConcurrentCalls=60,
                              retryStrategy={"type": "fixed_delay", "delayMinutes": 1, "maxRetries": 2})
     execution_id = tenant.launch(program["id"])
-    done = tenant.wait_status(execution_id, "completed", timeout=120)
+    done = tenant.wait_status(execution_id, "completed")
     assert (done["totalContacts"], done["contactsCompleted"], done["contactsFailed"]) == (300, 250, 50)
 
     with psycopg.connect(replicated.database_url, autocommit=True) as conn:

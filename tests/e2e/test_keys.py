@@ -20,7 +20,7 @@ import redis
 from gateway.auth import CACHE_SECONDS
 from services.account.domain import api_keys
 from tests.support.campaigns import ANSWER, SIM_RULES, Tenant
-from tests.support.system import System, wait_until
+from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
 
@@ -57,11 +57,11 @@ def test_rotation_and_revocation_through_the_cli(system: System):
         with client(system, rotated["apiKey"]) as new:
             assert new.get("/credits").json()["balance"] == 10
             assert old.get("/credits").status_code == 200
-            revoked_at = time.monotonic()
             assert admin(system, "key", "revoke", "--id", old_id) == {"apiKeyId": old_id, "revoked": True}
-            wait_until(lambda: old.get("/credits").status_code == 401, CACHE_SECONDS + 10,
-                       message="the revoked key refused")
-            assert time.monotonic() - revoked_at < CACHE_SECONDS + 10
+            # The gateway may answer from a verdict cached before the revocation for CACHE_SECONDS
+            # (real seconds, whatever the machine's load); once they are over the key is refused.
+            time.sleep(CACHE_SECONDS)
+            assert old.get("/credits").status_code == 401, "the revoked key refused past the verdict cache"
             refused = old.post("/audiences", json={"name": "after revocation"})
             assert refused.status_code == 401 and refused.json()["error"] == "UnauthorizedError"
             assert new.get("/audiences").json() == [], "nothing was written with the revoked key"

@@ -90,9 +90,9 @@ def test_live_program_calls_contacts_as_their_triggers_become_due(live_system: S
     new_fire = now + timedelta(minutes=11)
     ok(org.patch(f"/contacts/{moved}", json={"attributes": {"date_echeance": iso(new_fire + OFFSET)}}))
     ok(org.delete(f"/contacts/{deleted}"), 204)
-    wait_until(lambda: parse_iso(triggers(org, program_id)[moved]["triggerAt"]) == new_fire, 20,
+    wait_until(lambda: parse_iso(triggers(org, program_id)[moved]["triggerAt"]) == new_fire,
                message="the moved trigger")
-    wait_until(lambda: triggers(org, program_id)[deleted]["status"] == "cancelled", 20,
+    wait_until(lambda: triggers(org, program_id)[deleted]["status"] == "cancelled",
                message="the deleted contact's trigger cancelled")
 
     totals = []
@@ -101,7 +101,7 @@ def test_live_program_calls_contacts_as_their_triggers_become_due(live_system: S
         totals.append(ok(org.get(f"/program-executions/{execution_id}"))["totalContacts"])
         return ok(org.get(f"/program-executions/{execution_id}/calls"))
 
-    placed = wait_until(lambda: (lambda c: c if len(c) >= 4 else None)(calls()), 60,
+    placed = wait_until(lambda: (lambda c: c if len(c) >= 4 else None)(calls()),
                         message="four calls placed")
     fired = triggers(org, program_id)
     assert [c["contactId"] for c in placed] == [first, second, third, moved]
@@ -110,7 +110,7 @@ def test_live_program_calls_contacts_as_their_triggers_become_due(live_system: S
     # totalContacts grows as triggers fire, never shrinks.
     assert totals == sorted(totals) and totals[-1] == 4
     assert ok(org.get(f"/program-executions/{execution_id}"))["totalContacts"] == 4
-    wait_until(lambda: ok(org.get(f"/audiences/{output_audience}"))["contactCount"] == 4, 20,
+    wait_until(lambda: ok(org.get(f"/audiences/{output_audience}"))["contactCount"] == 4,
                message="output audience filled")
 
     for contact_id in (first, second, third, moved):
@@ -123,7 +123,7 @@ def test_live_program_calls_contacts_as_their_triggers_become_due(live_system: S
 
     # Cancelling the execution cancels the triggers still pending.
     ok(org.delete(f"/program-executions/{execution_id}"), 204)
-    wait_until(lambda: triggers(org, program_id, "pending") == {}, 20, message="pending triggers cancelled")
+    wait_until(lambda: triggers(org, program_id, "pending") == {}, message="pending triggers cancelled")
     assert set(triggers(org, program_id, "cancelled")) == {deleted, remaining}
     assert ok(org.get(f"/program-executions/{execution_id}"))["totalContacts"] == 4
 

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kernel.timefmt import iso
 from outbound_cli.serve import SERVICES
 from tests.support.campaigns import ANSWER, RETRY_THEN_ANSWER, SIM_RULES, Tenant, serial
-from tests.support.system import System, wait_until
+from tests.support.system import HANG_GUARD_SECONDS, System, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 def scrape(port: int) -> Samples:
     """Every sample of a /metrics page, by sample name (…_total, …_count, …_bucket included)."""
-    answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=HANG_GUARD_SECONDS)
     assert answer.status_code == 200, answer.text
     samples: Samples = defaultdict(list)
     for family in text_string_to_metric_families(answer.text):
@@ -58,7 +58,7 @@ def campaign(observed: System) -> dict:
     program = tenant.program(audience, maxConcurrentCalls=50,
                              retryStrategy={"type": "fixed_delay", "delayMinutes": 1, "maxRetries": 2})
     execution_id = tenant.launch(program["id"])
-    done = tenant.wait_status(execution_id, "completed", timeout=90)
+    done = tenant.wait_status(execution_id, "completed")
     assert (done["totalContacts"], done["contactsCompleted"]) == (25, 25)
 
     made = tenant.org.post("/custom-attributes", json={"name": "Renewal", "slug": "renewal", "type": "date"})
@@ -76,7 +76,7 @@ def campaign(observed: System) -> dict:
     assert live.status_code == 201, live.text
     live_id = tenant.launch(live.json()["id"])
     # Triggers due 0–6 virtual minutes after launch: fired by the evaluation loop, not at launch.
-    wait_until(lambda: tenant.execution(live_id)["contactsCompleted"] == 4, 60, message="live triggers called")
+    wait_until(lambda: tenant.execution(live_id)["contactsCompleted"] == 4, message="live triggers called")
     assert tenant.org.get(f"/programs/{live.json()['id']}/triggers").status_code == 200
     assert tenant.org.delete(f"/program-executions/{live_id}").status_code == 204
     calls = tenant.calls(execution_id) + tenant.calls(live_id)
@@ -98,7 +98,7 @@ def test_calls_placed_per_outcome_cover_every_call(observed: System, campaign: d
     assert total(dialer, "outbound_calls_placed_total", outcome="answered") >= 29
     assert total(dialer, "outbound_calls_placed_total", outcome="busy") >= 10
     # Every dial request has been handled: nothing left in flight.
-    wait_until(lambda: total(service_metrics(observed)["dialer"], "outbound_dial_requests_in_flight") == 0, 30,
+    wait_until(lambda: total(service_metrics(observed)["dialer"], "outbound_dial_requests_in_flight") == 0,
                message="no dial request in flight")
 
 

@@ -18,7 +18,7 @@ from outbound_cli.supervisor import Proc
 from tests.e2e.test_metrics import scrape, total
 from tests.e2e.test_replicas import assert_campaign_consistent
 from tests.support.campaigns import ANSWER, LONG_CALL, RETRY_THEN_ANSWER, SIM_RULES, Tenant, serial
-from tests.support.system import System, wait_until
+from tests.support.system import HANG_GUARD_SECONDS, System, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -89,9 +89,9 @@ def test_rolling_restart_mid_campaign(rolling: System):
     old = {name: rolling.group.find(name, 1) for name in ROLLED}
     for name in ROLLED:
         rolling.group.start(name, instance=2)
-    rolling.group.wait_healthy()
+    rolling.group.wait_healthy(HANG_GUARD_SECONDS)
     # The old dialer is in the middle of calls, the old orchestrator has been claiming.
-    wait_until(lambda: total(scrape(old["dialer"].metrics_port), "outbound_dial_requests_in_flight") > 0, 30,
+    wait_until(lambda: total(scrape(old["dialer"].metrics_port), "outbound_dial_requests_in_flight") > 0,
                message="calls under way on the dialer about to stop")
     assert total(scrape(old["dialer"].metrics_port), "outbound_calls_placed_total") > 0
     assert total(scrape(old["execution"].metrics_port), "outbound_orchestrator_claim_seconds_count") > 0
@@ -99,13 +99,15 @@ def test_rolling_restart_mid_campaign(rolling: System):
 
     with ThreadPoolExecutor(len(ROLLED)) as pool:
         stopped = dict(zip(ROLLED, pool.map(lambda name: stop_in_grace(rolling, old[name]), ROLLED), strict=True))
+    # Exit code 0: the process ended by itself, inside its termination grace (past it the
+    # supervisor, as Kubernetes, kills it: -9).
     for name, (code, seconds) in stopped.items():
-        assert code == 0 and seconds < TERMINATION_GRACE_SECONDS, (name, code, seconds, rolling.logs())
+        assert code == 0, (name, code, seconds, rolling.logs())
     assert tenant.execution(execution_id)["status"] == "running", "the restart happened mid-campaign"
     restarted_at = rolling.now()
 
     # The batch campaign finishes on the remaining and new replicas, with exact counters.
-    done = tenant.wait_status(execution_id, "completed", timeout=150)
+    done = tenant.wait_status(execution_id, "completed")
     assert (done["totalContacts"], done["contactsCompleted"], done["contactsFailed"]) == (700, 700, 0)
     checked = assert_campaign_consistent(rolling.database_url, execution_id, max_attempts=3)
     assert checked["calls"] >= 200 + 400 + 100 * 3
@@ -114,9 +116,9 @@ def test_rolling_restart_mid_campaign(rolling: System):
     late = tenant.org.post("/contacts", json={"phone": f"+2126{ANSWER}{next(serial):07d}",
                                               "attributes": {"renewal": iso(rolling.now() + timedelta(hours=1))}})
     assert late.status_code == 201, late.text
-    wait_until(lambda: triggers(rolling, live_id) == {"triggered": 81}, 60, message="every live trigger fired")
+    wait_until(lambda: triggers(rolling, live_id) == {"triggered": 81}, message="every live trigger fired")
     assert fired_since(rolling, live_id, restarted_at) >= 1
-    live = wait_until(lambda: (e := tenant.execution(live_id))["contactsCompleted"] == 81 and e, 60,
+    live = wait_until(lambda: (e := tenant.execution(live_id))["contactsCompleted"] == 81 and e,
                       message="every fired contact called once")
     assert live["totalContacts"] == 81 and live["status"] == "running"
     assert len(tenant.calls(live_id)) == 81

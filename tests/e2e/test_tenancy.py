@@ -53,7 +53,7 @@ def world(owner: Tenant) -> dict[str, Any]:
         "startAt": iso(owner.system.now() - timedelta(minutes=1)), "didPool": [d.id for d in owner.dids],
         "retryStrategy": {"type": "none"}}).json()
     live_execution = owner.launch(live["id"])
-    wait_until(lambda: org.get(f"/programs/{live['id']}/triggers").json(), 30, message="a pending trigger")
+    wait_until(lambda: org.get(f"/programs/{live['id']}/triggers").json(), message="a pending trigger")
     return {"attribute": attribute, "contact": contact, "audience": audience, "program": program,
             "execution": execution, "live": live, "live_execution": live_execution}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -14,9 +15,17 @@ from typing import Any
 import httpx
 
 from kernel.timefmt import iso
-from tests.faults.campaigns import Campaign, call_records, check_campaign, db, execution_row, wait_status
+from tests.faults.campaigns import (
+    Campaign,
+    call_records,
+    check_campaign,
+    db,
+    execution_row,
+    progress,
+    wait_status,
+)
 from tests.support.campaigns import sum_holds
-from tests.support.system import System, wait_until
+from tests.support.system import System, wait_progressing, wait_until
 
 TOLERANCE_REAL = 0.5  # real seconds a call may start after the moment it was forbidden from
 
@@ -128,21 +137,35 @@ def stalled(system: System, name: str, seconds: float, instance: int = 0) -> Ite
         system.resume_process(name, instance)
 
 
+@contextlib.contextmanager
+def held(system: System, name: str, at_least: float, instance: int = 0) -> Iterator[None]:
+    """`name` stopped (SIGSTOP) for the whole body and at least `at_least` real seconds from entry:
+    whatever the body gets answered, it got without `name`, however long a busy machine took."""
+    began = time.monotonic()
+    system.suspend(name, instance)
+    try:
+        yield
+        time.sleep(max(0.0, at_least - (time.monotonic() - began)))
+    finally:
+        system.resume_process(name, instance)
+
+
 def under_way(campaign: Campaign, done: int = 3) -> None:
     """Calls have finished and requests wait: the fault hits a campaign in full swing."""
     wait_until(lambda: (row := execution_row(campaign.system, campaign.execution_id))
-               and row["contacts_completed"] >= done, 30, message="calls finished")
+               and row["contacts_completed"] >= done, message="calls finished")
 
 
 def assert_requests_queued(campaign: Campaign) -> None:
-    wait_until(lambda: queued_requests(campaign.system, campaign.execution_id) > 0, 3,
+    wait_until(lambda: queued_requests(campaign.system, campaign.execution_id) > 0,
                message="dial requests on their way when the fault starts")
 
 
 def drained(campaign: Campaign, status: str) -> dict[str, Any]:
-    return wait_until(lambda: (row := execution_row(campaign.system, campaign.execution_id))
-                      and row["status"] == status and row["contacts_in_progress"] == 0 and row, 60,
-                      message=f"{status}, nothing in progress\n{campaign.system.logs()}")
+    """Calls under way finish as fast as the machine lets them: fail only once nothing moves."""
+    return wait_progressing(lambda: execution_row(campaign.system, campaign.execution_id),
+                            lambda row: row and row["status"] == status and row["contacts_in_progress"] == 0,
+                            progress, message=f"{status}, nothing in progress\n{campaign.system.logs()}")
 
 
 def pause(campaign: Campaign) -> datetime:

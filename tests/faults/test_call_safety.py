@@ -9,13 +9,14 @@ once resumed. Races and the execution / call leases: test_call_safety_races.py."
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 
 from kernel.timefmt import iso
 from tests.faults.campaigns import (
+    Campaign,
     Mix,
     batch_campaign,
     execution_row,
@@ -30,6 +31,7 @@ from tests.faults.safety import (
     check_no_attempt_lost,
     check_safe_end,
     drained,
+    held,
     pause,
     placing,
     queued_requests,
@@ -38,9 +40,10 @@ from tests.faults.safety import (
     under_way,
 )
 from tests.support.campaigns import Tenant
-from tests.support.system import System, wait_until
+from tests.support.system import HANG_GUARD_SECONDS, System, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# The per-test timeout only stops a hang: above the longest wait's guard, not sized for speed.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2 * HANG_GUARD_SECONDS)]
 
 TTL = 2  # DIAL_REQUEST_TTL_SECONDS, real
 STALL = TTL + 1.5  # a stall longer than the TTL
@@ -83,7 +86,7 @@ def test_cancel_while_the_dialer_is_stalled_past_the_ttl(system: System):
             ack = cancel(campaign)
             during = campaign.tenant.execution(campaign.execution_id)
         drained(campaign, "cancelled")
-        wait_until(lambda: execution_row(system, campaign.execution_id)["actual_end_at"], 10,
+        wait_until(lambda: execution_row(system, campaign.execution_id)["actual_end_at"],
                    message="actualEndAt once the calls drained")
     # While the calls under way were frozen in the dialer, the execution had not ended yet.
     assert during["status"] == "cancelled"
@@ -91,15 +94,32 @@ def test_cancel_while_the_dialer_is_stalled_past_the_ttl(system: System):
     check_safe_end(campaign, status="cancelled", exact=False, after=ack, what="the cancel")
 
 
-def test_dialer_stalled_across_the_start_of_a_pause_window(system: System):
-    start = system.now() + virtual(system, 3.0)
-    end = start + virtual(system, 5.0)
-    campaign = batch_campaign(Tenant(system), MIX, MAX_CONCURRENT,
-                              pauseWindows={"advanced": [{"startAt": iso(start), "endAt": iso(end)}]})
-    with CounterWatch(campaign):
+def under_way_before(system: System, make: Callable[[datetime], Campaign],
+                     lead: float = 3.0) -> tuple[Campaign, datetime, float]:
+    """A campaign made by make(moment), `moment` `lead` real seconds ahead, under way before it;
+    answers it, the moment and the real seconds still left, for a fault to start before the moment.
+    When a busy machine's set-up outlasts the lead, that campaign is cancelled and made again with
+    twice the lead: the fault never depends on how fast the set-up ran."""
+    while True:
+        moment = system.now() + virtual(system, lead)
+        campaign = make(moment)
         under_way(campaign)
-        ahead = (start - system.now()).total_seconds() / system.clock.speed
-        assert ahead > 0.3, "set-up too slow: the window started before the fault"
+        ahead = (moment - system.now()).total_seconds() / system.clock.speed
+        if ahead > 0.3:
+            return campaign, moment, ahead
+        campaign.tenant.org.delete(f"/program-executions/{campaign.execution_id}")  # whatever its state now
+        lead *= 2
+        assert lead < HANG_GUARD_SECONDS, "the set-up never fits before the moment"
+
+
+def test_dialer_stalled_across_the_start_of_a_pause_window(system: System):
+    def make(start: datetime) -> Campaign:
+        window = {"startAt": iso(start), "endAt": iso(start + virtual(system, 5.0))}
+        return batch_campaign(Tenant(system), MIX, MAX_CONCURRENT, pauseWindows={"advanced": [window]})
+
+    campaign, start, ahead = under_way_before(system, make)
+    end = start + virtual(system, 5.0)
+    with CounterWatch(campaign):
         with stalled(system, "dialer", ahead + STALL):
             assert_requests_queued(campaign)
         wait_status(campaign, "completed")
@@ -109,12 +129,9 @@ def test_dialer_stalled_across_the_start_of_a_pause_window(system: System):
 
 
 def test_dialer_stalled_across_stop_at(system: System):
-    stop_at = system.now() + virtual(system, 3.0)
-    campaign = batch_campaign(Tenant(system), MIX, MAX_CONCURRENT, stopAt=iso(stop_at))
+    campaign, stop_at, ahead = under_way_before(
+        system, lambda stop_at: batch_campaign(Tenant(system), MIX, MAX_CONCURRENT, stopAt=iso(stop_at)))
     with CounterWatch(campaign):
-        under_way(campaign)
-        ahead = (stop_at - system.now()).total_seconds() / system.clock.speed
-        assert ahead > 0.3, "set-up too slow: stopAt passed before the fault"
         with stalled(system, "dialer", ahead + STALL):
             assert_requests_queued(campaign)
         drained(campaign, "stopped")
@@ -127,11 +144,10 @@ def test_cancel_while_nats_is_stalled(system: System):
     campaign = batch_campaign(Tenant(system), MIX, MAX_CONCURRENT)
     with CounterWatch(campaign):
         under_way(campaign)
-        began = time.monotonic()
-        with stalled(system, "nats", STALL + 1):
+        # NATS stays stopped until the cancel has answered: an answer at all shows it did not wait for NATS.
+        with held(system, "nats", STALL + 1):
             assert_requests_queued(campaign)
             ack = cancel(campaign)
-            assert time.monotonic() - began < STALL + 1, "the cancel waited for NATS"
         drained(campaign, "cancelled")
     check_safe_end(campaign, status="cancelled", exact=False, after=ack, what="the cancel")
 
@@ -143,7 +159,7 @@ def test_pause_with_the_did_slots_full(system: System):
     campaign = batch_campaign(tenant, Mix(answer=30, retry=0, never=0), 50, didPool=[tenant.dids[0].id])
     with CounterWatch(campaign):
         wait_until(lambda: placing(system, campaign.execution_id) == 5
-                   and queued_requests(system, campaign.execution_id) >= 10, 30, interval=0.05,
+                   and queued_requests(system, campaign.execution_id) >= 10, interval=0.05,
                    message="every slot taken and requests waiting")
         ack = pause(campaign)
         drained(campaign, "paused")

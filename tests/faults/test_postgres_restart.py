@@ -18,9 +18,10 @@ from tests.faults.campaigns import (
     wait_status,
 )
 from tests.support.campaigns import Tenant
-from tests.support.system import System
+from tests.support.system import HANG_GUARD_SECONDS, System
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
+# The per-test timeout only stops a hang: above the longest wait's guard, not sized for speed.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2 * HANG_GUARD_SECONDS)]
 
 
 @pytest.fixture(scope="module")

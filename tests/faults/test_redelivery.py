@@ -23,9 +23,10 @@ from tests.faults.campaigns import (
     wait_status,
 )
 from tests.support.campaigns import Tenant
-from tests.support.system import System
+from tests.support.system import HANG_GUARD_SECONDS, System
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+# The per-test timeout only stops a hang: above the longest wait's guard, not sized for speed.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2 * HANG_GUARD_SECONDS)]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ async def _publish_and_wait(system: System, items: list[tuple[str, bytes, str]])
         await nc.close()
 
 
-async def _acked(js, stream: str, durable: str, seq: int, timeout: float = 30) -> None:
+async def _acked(js, stream: str, durable: str, seq: int, timeout: float = HANG_GUARD_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = await js.consumer_info(stream, durable)

@@ -19,7 +19,7 @@ from kernel.clock import Clock
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from outbound_cli.devservers import Postgres, free_port
-from outbound_cli.supervisor import ProcessGroup
+from outbound_cli.supervisor import SERVICES, ProcessGroup
 from tests.support.infra import Infra
 
 DEFAULT_FLOW = {
@@ -93,15 +93,13 @@ class System:
 
     def start(self, services: list[str] | None = None) -> System:
         """Start every service (or only `services`, for one context's integration tests)."""
-        if services is None:
-            self.group.start_all(self.replicas, gateway=self.gateway)
-        else:
-            for name in services:
-                for instance in range(self.replicas.get(name, 1)):
-                    self.group.start(name, instance)
-            if self.gateway:
-                self.group.start("gateway")
-            self.group.wait_healthy()
+        for name in SERVICES if services is None else services:
+            for instance in range(self.replicas.get(name, 1)):
+                self.group.start(name, instance)
+        if self.gateway:
+            self.group.start("gateway")
+        # Starting a dozen processes on a busy machine takes what it takes: the guard stops a hang.
+        self.group.wait_healthy(HANG_GUARD_SECONDS)
         self.http = httpx.Client(base_url=self.base_url + "/api", timeout=30)
         return self
 
@@ -119,14 +117,14 @@ class System:
         """SIGKILL one service process (no drain, no clean-up); answers the port it listened on."""
         proc = self.group.find(name, instance)
         proc.popen.kill()
-        proc.popen.wait(10)
+        proc.popen.wait(HANG_GUARD_SECONDS)
         self.group.procs.remove(proc)
         return proc.port
 
     def restart(self, name: str, instance: int = 0, port: int | None = None) -> None:
         """Start a killed service again on its port and wait for its health check."""
         self.group.start(name, instance, port=port)
-        self.group.wait_healthy()
+        self.group.wait_healthy(HANG_GUARD_SECONDS)
 
     def _pid(self, name: str, instance: int = 0) -> int:
         """A service process, or the own NATS / Redis server ("nats", "redis": own_brokers=True)."""
@@ -193,9 +191,10 @@ class System:
 HANG_GUARD_SECONDS = 240.0
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2,
+def wait_until(predicate: Callable[[], Any], timeout: float = HANG_GUARD_SECONDS, interval: float = 0.2,
                message: str = "condition") -> Any:
-    """Poll until predicate() is truthy; returns its value."""
+    """Poll until predicate() is truthy; returns its value. The default timeout is the hang guard:
+    pass a shorter one only where the wait itself is the thing bounded, never for speed."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

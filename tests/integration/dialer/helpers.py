@@ -16,6 +16,7 @@ from kernel.timefmt import parse_iso
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc, events_pb2
 from outbound.execution.v1 import events_pb2 as execution_events
+from tests.support.system import HANG_GUARD_SECONDS
 
 MENU_FLOW = dialer_pb2.CreateFlowRequest(name="Menu", start_node_id="welcome", nodes=[
     dialer_pb2.FlowNode(id="welcome", type="say", text="Hello", next="menu"),
@@ -68,6 +69,18 @@ class Stubs:
             organization_id=org, execution_id=execution_id, page_size=1000)).calls)
 
 
+async def wait_for(predicate: Callable[[], Any], timeout: float = HANG_GUARD_SECONDS, what: str = "condition") -> Any:
+    """Poll predicate() until truthy (without blocking the event loop); answers its value. The
+    timeout only stops a hang (HANG_GUARD_SECONDS): what a test waits for takes what the machine needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 class Bus:
     """A JetStream connection that publishes dial requests and collects every call result; it
     opens the call gate of each request's execution first, as the execution service does."""
@@ -107,16 +120,11 @@ class Bus:
     def of(self, attempt_id: str, subject: str | None = None) -> list[events_pb2.CallResult]:
         return [r for s, r in self.results if r.attempt_id == attempt_id and (subject is None or s == subject)]
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0, what: str = "results") -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; results so far: {self.results!r}")
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = HANG_GUARD_SECONDS,
+                       what: str = "results") -> Any:
+        return await wait_for(predicate, timeout, f"{what}; results so far: {self.results!r}")
 
-    async def one(self, attempt_id: str, subject: str = "call.completed", timeout: float = 30.0):
+    async def one(self, attempt_id: str, subject: str = "call.completed", timeout: float = HANG_GUARD_SECONDS):
         found = await self.wait_for(lambda: self.of(attempt_id, subject), timeout, f"{subject} of {attempt_id}")
         return found[0]
 
@@ -153,7 +161,7 @@ def seconds_between(a: str, b: str) -> float:
     return (parse_iso(b) - parse_iso(a)).total_seconds()
 
 
-async def settled(stubs: Stubs, org: str, timeout: float = 30.0) -> account_pb2.CreditBalance:
+async def settled(stubs: Stubs, org: str, timeout: float = HANG_GUARD_SECONDS) -> account_pb2.CreditBalance:
     """The organization's credits once no reservation is left: a call's result is published
     before its charge, so a test that reads the balance waits for the settlement."""
     deadline = time.monotonic() + timeout

@@ -44,7 +44,7 @@ async def test_closed_gate_places_no_call_and_the_attempt_can_be_placed_later(wo
         # An open older than the close is refused by the gate's version; a newer one opens it.
         await bus.gate(request.execution_id, True, version=3)
         await bus.dial(request, msg_id=f"{request.attempt_id}:again", open_gate=False)
-        placed = await bus.one(request.attempt_id, "call.completed", timeout=60)
+        placed = await bus.one(request.attempt_id, "call.completed")
     assert placed.outcome == "answered" and placed.attempt_id == request.attempt_id
     [call] = stubs.calls(org, request.execution_id)
     assert call.outcome == "answered"
@@ -72,8 +72,8 @@ async def test_request_waiting_for_a_did_slot_does_not_start_once_the_gate_close
         await bus.wait_for(lambda: stubs.credits(org).reserved == 1, what="the first call under way")
         await bus.dial(waiting)  # the DID's only slot is taken: it waits (nak, redelivery)
         await bus.gate(execution, False, version=2)
-        refused = await bus.one(waiting.attempt_id, "call.not_placed", timeout=30)
-        done = await bus.one(first.attempt_id, "call.completed", timeout=30)
+        refused = await bus.one(waiting.attempt_id, "call.not_placed")
+        done = await bus.one(first.attempt_id, "call.completed")
     assert refused.reason == "execution_not_running"
     assert done.outcome == "answered", "a call already started finishes"
     assert [c.attempt_id for c in stubs.calls(org, execution)] == [first.attempt_id]

@@ -23,6 +23,7 @@ from outbound.program.v1 import program_pb2, program_pb2_grpc
 from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
 from outbound_cli.devservers import free_port
 from services.execution.domain.errors import ProgramNotFoundError
+from tests.support.system import HANG_GUARD_SECONDS
 
 # The audience context's public error, as its service would answer it (named, not imported).
 AudienceNotFoundError = errors.named(errors.NotFoundError, "AudienceNotFoundError", "Audience not found")
@@ -174,7 +175,7 @@ class ScriptedDialer:
 
     def start(self) -> ScriptedDialer:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._connect(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._connect(), self._loop).result(HANG_GUARD_SECONDS)
         self._task = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
         return self
 
@@ -226,10 +227,10 @@ class ScriptedDialer:
             held = [r for r in self._held if r.execution_id == execution_id]
             self._held = [r for r in self._held if r.execution_id != execution_id]
         for request in held:
-            asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(HANG_GUARD_SECONDS)
 
     def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
-        asyncio.run_coroutine_threadsafe(jetstream.publish(self.js, subject, payload, msg_id), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(jetstream.publish(self.js, subject, payload, msg_id), self._loop).result(HANG_GUARD_SECONDS)
 
     def requests_for(self, execution_id: str):
         with self.lock:
@@ -241,6 +242,6 @@ class ScriptedDialer:
             await asyncio.sleep(0.3)
             await self.nc.close()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(HANG_GUARD_SECONDS)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._thread.join(HANG_GUARD_SECONDS)

@@ -1,6 +1,7 @@
 """A minimal service on the kernel's runtime, for testing the runtime itself.
 
-Method /test.Probe/Fail raises a domain error; /test.Probe/Slow answers after a second.
+Method /test.Probe/Fail raises a domain error; /test.Probe/Slow answers after a second;
+/test.Probe/Started answers how many Slow calls have begun (so a test knows one is in flight).
 """
 
 import asyncio
@@ -20,9 +21,18 @@ async def fail(request: bytes, context) -> bytes:
     raise DidNotActiveError("DID +212500000001 is not active", field="didPool[0]")
 
 
+slow_started = 0
+
+
 async def slow(request: bytes, context) -> bytes:
+    global slow_started
+    slow_started += 1
     await asyncio.sleep(1.0)
     return b"done"
+
+
+async def started(request: bytes, context) -> bytes:
+    return str(slow_started).encode()
 
 
 async def main(port: int) -> None:
@@ -31,6 +41,7 @@ async def main(port: int) -> None:
     runtime.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Probe", {
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
+        "Started": grpc.unary_unary_rpc_method_handler(started),
     })])
     runtime.add_services(["test.Probe"])
     await runtime.run(port)

@@ -6,6 +6,7 @@ import pytest
 
 from kernel import jetstream
 from tests.support.infra import Infra
+from tests.support.system import HANG_GUARD_SECONDS
 
 
 @pytest.fixture
@@ -20,15 +21,15 @@ async def js(infra: Infra):
         server.stop()
 
 
-async def _consume(js, spec, handler, until, timeout=15.0):
+async def _consume(js, spec, handler, until, timeout=HANG_GUARD_SECONDS):
     stopping = asyncio.Event()
     task = asyncio.create_task(jetstream.run_pull_consumer(js, spec, handler, stopping))
     try:
         await asyncio.wait_for(until.wait(), timeout)
     finally:
-        # A graceful stop lets the batch in hand be acked; the cancel is only a backstop.
+        # A graceful stop lets the batch in hand be acked; the cancel is only a backstop against a hang.
         stopping.set()
-        await asyncio.wait({task}, timeout=2 * spec.fetch_timeout + 1)
+        await asyncio.wait({task}, timeout=HANG_GUARD_SECONDS)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 

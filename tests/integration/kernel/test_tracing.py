@@ -8,6 +8,7 @@ from kernel import jetstream, rpc, tracing
 from kernel.grpc_server import DomainErrorInterceptor
 from outbound_cli.devservers import free_port
 from tests.support.infra import Infra
+from tests.support.system import HANG_GUARD_SECONDS
 
 tracing.setup("test")
 
@@ -54,7 +55,7 @@ async def test_event_consumer_continues_the_publishers_trace(infra: Infra):
     task = asyncio.create_task(jetstream.run_pull_consumer(
         js, jetstream.ConsumerSpec("PROGRAMS", "trace", "program.>", fetch_timeout=0.2), handler, stopping))
     try:
-        await asyncio.wait_for(done.wait(), 10)
+        await asyncio.wait_for(done.wait(), HANG_GUARD_SECONDS)
     finally:
         stopping.set()
         task.cancel()

@@ -16,6 +16,7 @@ from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from outbound.program.v1 import events_pb2, program_pb2_grpc
 from outbound.program.v1 import program_pb2 as pb
+from tests.support.system import HANG_GUARD_SECONDS
 
 _numbers = itertools.count(100)
 
@@ -205,7 +206,7 @@ async def test_archive_publishes_once_per_request_and_mark_active(world, system)
         archived = stub.ArchiveProgram(pb.ArchiveProgramRequest(organization_id=world.org, program_id=program.id))
         assert archived.status == "archived"
         while True:
-            msg = await sub.next_msg(timeout=10)
+            msg = await sub.next_msg(timeout=HANG_GUARD_SECONDS)
             event = events_pb2.ProgramArchived.FromString(msg.data)
             if event.program_id == program.id:
                 break

@@ -10,6 +10,7 @@ from nats.js.errors import NotFoundError
 
 from kernel.db import libpq_url
 from outbound.trigger.v1 import events_pb2
+from tests.support.system import HANG_GUARD_SECONDS
 
 
 def rows(database_url: str, sql: str, *params) -> list[tuple]:
@@ -49,7 +50,7 @@ def publish(nats_url: str, subject: str, payload: bytes, msg_id: str) -> None:
     async def send() -> None:
         nc = await nats.connect(nats_url)
         try:
-            await nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=10)
+            await nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=HANG_GUARD_SECONDS)
         finally:
             await nc.close()
 

@@ -63,7 +63,7 @@ def test_due_triggers_fire_exactly_once_in_order_and_join_the_output_audience(li
 
     execution_id, program_id, created = live.start("after", minutes=0, audience_id=output)
     assert created == 4
-    wait_until(lambda: len(fired_for(live_system, execution_id)) >= 3, 30, message="three fired triggers")
+    wait_until(lambda: len(fired_for(live_system, execution_id)) >= 3, message="three fired triggers")
     messages = fired_for(live_system, execution_id)
     assert [m.contact_id for m in messages] == [overdue, soon, late]
     for message in messages:
@@ -116,7 +116,7 @@ def test_contact_changes_move_cancel_and_create_triggers(live_system):
                 and later_set in found and born in found
                 and found[fires].status == "triggered") and found
 
-    found = wait_until(settled, 30, message="contact changes applied")
+    found = wait_until(settled, message="contact changes applied")
     assert parse_iso(found[moved].attribute_value) == far + timedelta(days=3)
     assert found[moved].status == "pending"
     assert found[later_set].status == "pending" and parse_iso(found[later_set].trigger_at) == far - timedelta(days=1)
@@ -124,7 +124,7 @@ def test_contact_changes_move_cancel_and_create_triggers(live_system):
 
     # A new value after the trigger fired: the fired one stays and a new pending trigger is made.
     live.set_due(fires, far)
-    wait_until(lambda: len(live.triggers(program_id, "pending").triggers) == 5, 30, message="new pending trigger")
+    wait_until(lambda: len(live.triggers(program_id, "pending").triggers) == 5, message="new pending trigger")
     statuses = sorted(t.status for t in live.triggers(program_id).triggers if t.contact_id == fires)
     assert statuses == ["pending", "triggered"]
     assert len([m for m in fired_for(live_system, execution_id) if m.contact_id == fires]) == 1
@@ -152,7 +152,7 @@ def test_ending_cancels_pending_triggers_and_ignores_later_changes(live_system):
         execution_id=other, program_id=other_program, organization_id=live.org, mode="live", status="cancelled",
         trigger_condition=program_pb2.TriggerCondition(type="date", attribute_name=live.slug, direction="before"))
     publish(live_system.nats_url, "execution.ended", event.SerializeToString(), f"execution.ended:{other}")
-    wait_until(lambda: {t.status for t in live.triggers(other_program).triggers} == {"cancelled"}, 30,
+    wait_until(lambda: {t.status for t in live.triggers(other_program).triggers} == {"cancelled"},
                message="execution.ended cancels")
     assert len(live.triggers(other_program).triggers) == 3
     assert len(live.triggers(program_id).triggers) == 2
@@ -195,10 +195,10 @@ def test_sweeper_publishes_triggers_left_unpublished_by_a_crash(live_system):
         UPDATE triggers SET status = 'triggered', triggered_at = trigger_at, published = false,
                publish_lease_until = now() - interval '1 second'
         WHERE execution_id = %s RETURNING id""", execution_id)[0][0])
-    wait_until(lambda: [m for m in fired_for(live_system, execution_id) if m.trigger_id == trigger_id], 30,
+    wait_until(lambda: [m for m in fired_for(live_system, execution_id) if m.trigger_id == trigger_id],
                message="the sweeper's publish")
     wait_until(lambda: rows(live_system.database_url, "SELECT published FROM triggers WHERE id = %s",
-                            trigger_id)[0][0], 30, message="marked published")
+                            trigger_id)[0][0], message="marked published")
     assert live.members(output) == {contact}
     assert len(fired_for(live_system, execution_id)) == 1
     assert by_contact(live, program_id)[contact].status == "triggered"
