@@ -26,6 +26,8 @@ class CallResponse(ApiResponse):
     ended_at: str | None
     talk_seconds: int
     node_ids: list[str]
+    sip_code: int | None  # the far end's final SIP status; None when unknown (simulated carrier)
+    q850_cause: int | None  # Q.850 cause from the far end's Reason header; None when unknown
 
 
 def _none(value: str) -> str | None:
@@ -49,6 +51,7 @@ async def list_execution_calls(execution_id: str, response: Response, limit: Lim
         CallResponse(id=c.id, contact_id=c.contact_id, phone=c.phone, attempt=c.attempt,
                      did_number=_none(c.did_number), outcome=c.outcome, started_at=_none(c.started_at),
                      answered_at=_none(c.answered_at), ended_at=_none(c.ended_at), talk_seconds=c.talk_seconds,
-                     node_ids=list(c.node_ids))
+                     node_ids=list(c.node_ids), sip_code=c.sip_code if c.HasField("sip_code") else None,
+                     q850_cause=c.q850_cause if c.HasField("q850_cause") else None)
         for c in answer.calls
     ]

@@ -260,7 +260,8 @@ class Placement:
             try:
                 return await self._calls.finish(attempt_id, self._owner, outcome.outcome, outcome.started_at,
                                                 outcome.answered_at, outcome.ended_at, outcome.talk_seconds,
-                                                outcome.node_ids, placing=placing)
+                                                outcome.node_ids, placing=placing, sip_code=outcome.sip_code,
+                                                q850_cause=outcome.q850_cause)
             except Exception:
                 if attempt == 4:
                     raise

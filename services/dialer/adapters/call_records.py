@@ -16,8 +16,9 @@ from services.dialer.domain.attempts import CallRecord
 
 COLUMNS = """id::text, attempt_id, execution_id::text, organization_id::text, contact_id, phone, attempt,
     state, owner, did_id::text, did_number, reservation_id, settled, outcome, reason, rejections,
-    rejected_stream_seq, started_at, answered_at, ended_at, talk_seconds, node_ids, created_at"""
-WIDTH = 23  # the number of COLUMNS
+    rejected_stream_seq, started_at, answered_at, ended_at, talk_seconds, node_ids, created_at, sip_code,
+    q850_cause"""
+WIDTH = 25  # the number of COLUMNS
 
 
 def qualified(alias: str) -> str:
@@ -27,7 +28,7 @@ def qualified(alias: str) -> str:
 
 def record(r: Sequence[Any]) -> CallRecord:
     node_ids = r[21] if isinstance(r[21], list) else json.loads(r[21] or "[]")
-    return CallRecord(*r[:21], node_ids=node_ids, created_at=r[22])
+    return CallRecord(*r[:21], node_ids=node_ids, created_at=r[22], sip_code=r[23], q850_cause=r[24])
 
 
 def literal(value: str) -> str:

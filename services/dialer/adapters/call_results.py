@@ -94,7 +94,8 @@ class CallResults:
 
     async def finish(self, attempt_id: str, owner: str, outcome: str, started_at: datetime,
                      answered_at: datetime | None, ended_at: datetime, talk_seconds: int,
-                     node_ids: list[str], placing: CallRecord | None = None) -> CallRecord | None:
+                     node_ids: list[str], placing: CallRecord | None = None, sip_code: int | None = None,
+                     q850_cause: int | None = None) -> CallRecord | None:
         """Store the call's end; None when this dialer no longer owns the attempt.
 
         A call declared unknown while this dialer was stalled still gets its real result
@@ -104,38 +105,41 @@ class CallResults:
         the row until it finishes, so the finished record is that plus the call's end, without
         reading the row back."""
         return await self._finishes((attempt_id, owner, outcome, started_at, answered_at, ended_at, talk_seconds,
-                                     json.dumps(node_ids), placing))
+                                     json.dumps(node_ids), placing, sip_code, q850_cause))
 
     async def _finish_many(self, items: list[tuple[Any, ...]]) -> list[CallRecord | None]:
         answers: dict[str, CallRecord] = {}
         async with self.engine.begin() as conn:
             for known in (True, False):
-                group = [i for i in items if (i[8] is not None) == known]
+                group = [i for i in items if (i[8] is not None) == known]  # i[8]: placing
                 if not group:
                     continue
                 returning = "c.attempt_id, c.reason" if known else qualified("c")
                 rows = (await conn.execute(text(f"""
                     UPDATE call_records c SET state = {literal(attempts.FINISHED)}, outcome = f.outcome,
                         started_at = f.started, answered_at = f.answered, ended_at = f.ended, talk_seconds = f.talk,
-                        node_ids = CAST(f.nodes AS jsonb), updated_at = now(),
+                        node_ids = CAST(f.nodes AS jsonb), sip_code = f.sip, q850_cause = f.q850, updated_at = now(),
                         reason = CASE WHEN {state_in([attempts.FINISHED], "c")} THEN {literal(attempts.LATE_RESULT)} END
                     FROM unnest(CAST(:aids AS text[]), CAST(:owners AS text[]), CAST(:outcomes AS text[]),
                                 CAST(:started AS timestamptz[]), CAST(:answered AS timestamptz[]),
-                                CAST(:ended AS timestamptz[]), CAST(:talks AS int[]), CAST(:nodes AS text[]))
-                         AS f(aid, own, outcome, started, answered, ended, talk, nodes)
+                                CAST(:ended AS timestamptz[]), CAST(:talks AS int[]), CAST(:nodes AS text[]),
+                                CAST(:sips AS int[]), CAST(:q850s AS int[]))
+                         AS f(aid, own, outcome, started, answered, ended, talk, nodes, sip, q850)
                     WHERE c.attempt_id = f.aid AND c.owner = f.own AND {may_become(attempts.FINISHED, "c")}
                     RETURNING {returning}"""), {
                     "aids": [i[0] for i in group], "owners": [i[1] for i in group],
                     "outcomes": [i[2] for i in group], "started": [i[3] for i in group],
                     "answered": [i[4] for i in group], "ended": [i[5] for i in group],
-                    "talks": [i[6] for i in group], "nodes": [i[7] for i in group]})).all()
+                    "talks": [i[6] for i in group], "nodes": [i[7] for i in group],
+                    "sips": [i[9] for i in group], "q850s": [i[10] for i in group]})).all()
                 if known:
                     done = {r[0]: r[1] for r in rows}
-                    for aid, _, outcome, started, answered, ended, talk, nodes, placing in group:
+                    for aid, _, outcome, started, answered, ended, talk, nodes, placing, sip, q850 in group:
                         if aid in done:
                             answers[aid] = replace(placing, state=attempts.FINISHED, outcome=outcome,
                                                    started_at=started, answered_at=answered, ended_at=ended,
-                                                   talk_seconds=talk, node_ids=json.loads(nodes), reason=done[aid])
+                                                   talk_seconds=talk, node_ids=json.loads(nodes), reason=done[aid],
+                                                   sip_code=sip, q850_cause=q850)
                 else:
                     answers.update((r.attempt_id, r) for r in map(record, rows))
         return [answers.get(i[0]) for i in items]

@@ -25,12 +25,15 @@ class CallRequest:
 
 @dataclass(frozen=True)
 class CallOutcome:
-    outcome: str  # answered | no_answer | busy | failed | voicemail
+    outcome: str  # answered | no_answer | busy | failed | voicemail | invalid_number
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime
     talk_seconds: int
     node_ids: list[str] = field(default_factory=list)
+    # The far end's final SIP status and the Q.850 cause of its Reason header; None when unknown.
+    sip_code: int | None = None
+    q850_cause: int | None = None
 
 
 class Carrier(ABC):

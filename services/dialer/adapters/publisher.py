@@ -24,6 +24,7 @@ def to_result(record: CallRecord) -> events_pb2.CallResult:
         did_id=record.did_id or "", did_number=record.did_number or "",
         started_at=iso(record.started_at), answered_at=iso(record.answered_at), ended_at=iso(record.ended_at),
         talk_seconds=record.talk_seconds, node_ids=list(record.node_ids),
+        sip_code=record.sip_code, q850_cause=record.q850_cause,  # None leaves the field absent
     )
 
 

@@ -26,7 +26,8 @@ STATES = (CLAIMED, PLACING, FINISHED, REJECTED)
 NEW = CLAIMED
 LEASED = (CLAIMED, PLACING)
 
-# Outcomes the dialer writes itself (the carrier's are answered, no_answer, busy, failed, voicemail).
+# Outcomes the dialer writes itself (the carrier's are answered, no_answer, busy, failed, voicemail,
+# invalid_number).
 ANSWERED = "answered"
 UNKNOWN = "unknown"
 NOT_PLACED = "not_placed"
@@ -105,6 +106,9 @@ class CallRecord:
     talk_seconds: int = 0
     node_ids: list[str] = field(default_factory=list)
     created_at: datetime | None = None
+    # The far end's final SIP status and Q.850 cause; None when the carrier does not say (sim).
+    sip_code: int | None = None
+    q850_cause: int | None = None
 
 
 class Verdict(StrEnum):

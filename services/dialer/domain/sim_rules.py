@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-OUTCOMES = ("answered", "no_answer", "busy", "failed", "voicemail")
+OUTCOMES = ("answered", "no_answer", "busy", "failed", "voicemail", "invalid_number")
 ANSWERED = "answered"
 
 

@@ -1,4 +1,7 @@
-"""Per-contact states, what a call result does to a contact, and the counters they feed."""
+"""Per-contact states, what a call result does to a contact, and the counters they feed.
+
+A call outcome consumes an attempt; `invalid_number` (the number does not exist) ends the contact
+as failed at once whatever the retry strategy: calling it again cannot reach anybody."""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ ANSWERED = "answered"
 # strategy, and the real result, should it come later, still wins (late_result_applies).
 UNKNOWN = "unknown"
 RETRYABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail", UNKNOWN)
-CALL_OUTCOMES = (ANSWERED, *RETRYABLE_OUTCOMES)
+# The carrier says the number does not exist (SIP 404/484/604): never retried.
+INVALID_NUMBER = "invalid_number"
+CALL_OUTCOMES = (ANSWERED, *RETRYABLE_OUTCOMES, INVALID_NUMBER)
 
 # Attempts given back (no call was placed, so no attempt is consumed); the same attempt id is
 # requested again later. REJECTED: no credits. NOT_PLACED: the gate was closed or the request's
@@ -66,6 +71,8 @@ def after_call(outcome: str, attempt: int, strategy: RetryStrategy, execution_st
     """Where an in-progress contact goes once attempt `attempt` ended with `outcome`."""
     if outcome == ANSWERED:
         return Decision(COMPLETED, attempt)
+    if outcome == INVALID_NUMBER:
+        return Decision(FAILED, attempt)
     due = next_attempt_at(strategy, attempt, now)
     if due is None:
         return Decision(FAILED, attempt)

@@ -41,6 +41,13 @@ def test_match_is_a_search_not_a_full_match():
     assert rules.plan("+212600000000", 1).outcome == "answered"
 
 
+def test_invalid_number_is_a_simulated_outcome_and_never_talks():
+    rules = parse_rules({"rules": [{"match": "404$", "outcomes": ["invalid_number"], "talkSeconds": 60,
+                                    "digits": ["1"]}]})
+    plan = rules.plan("+212600000404", 2)
+    assert (plan.outcome, plan.answered, plan.talk_seconds, plan.digits) == ("invalid_number", False, 0, ())
+
+
 @pytest.mark.parametrize("raw", [
     {"default": {"outcomes": ["ringing"]}},
     {"default": {"outcomes": []}},

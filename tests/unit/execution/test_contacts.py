@@ -14,13 +14,15 @@ NOW = datetime(2025, 12, 20, 9, 0, tzinfo=UTC)
 
 
 @given(s.sampled_from(["none", "fixed_delay", "scheduled"]), s.integers(0, 5), s.integers(1, 8),
-       s.sampled_from(ct.RETRYABLE_OUTCOMES + (ct.ANSWERED,)), s.sampled_from(st.ALL))
+       s.sampled_from(ct.CALL_OUTCOMES), s.sampled_from(st.ALL))
 def test_after_call_respects_the_attempt_limit(kind, retries, attempt, outcome, status):
     strategy = RetryStrategy(type=kind, delay_minutes=5, max_retries=retries,
                              retry_dates=tuple(NOW + timedelta(hours=h + 1) for h in range(retries)))
     decision = ct.after_call(outcome, attempt, strategy, status, NOW)
     if outcome == ct.ANSWERED:
         assert decision.state == ct.COMPLETED
+    elif outcome == ct.INVALID_NUMBER:
+        assert decision.state == ct.FAILED and decision.next_attempt_at is None
     elif attempt >= strategy.max_attempts:
         assert decision.state == ct.FAILED
     elif st.is_terminal(status):
@@ -28,6 +30,19 @@ def test_after_call_respects_the_attempt_limit(kind, retries, attempt, outcome, 
     else:
         assert decision.state == ct.PENDING and decision.next_attempt_at > NOW
     assert decision.attempt == attempt
+
+
+def test_invalid_number_fails_on_the_first_attempt_with_retries_left():
+    strategy = RetryStrategy(type="fixed_delay", delay_minutes=5, max_retries=3)
+    assert ct.after_call("busy", 1, strategy, st.RUNNING, NOW).state == ct.PENDING
+    decision = ct.after_call(ct.INVALID_NUMBER, 1, strategy, st.RUNNING, NOW)
+    assert (decision.state, decision.attempt, decision.next_attempt_at) == (ct.FAILED, 1, None)
+    assert ct.COUNTER[decision.state] == "contacts_failed"
+
+
+def test_invalid_number_consumes_an_attempt_but_is_not_retryable():
+    assert ct.INVALID_NUMBER in ct.CALL_OUTCOMES
+    assert ct.INVALID_NUMBER not in ct.RETRYABLE_OUTCOMES
 
 
 def test_no_credits_gives_the_attempt_back():
