@@ -6,9 +6,19 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(shell find protos -name '*.proto')
 GEN_STAMP := gen/.stamp
 
-.PHONY: setup protos run test test-unit test-integration test-e2e lint bench clean
+.PHONY: setup tools protos run test test-unit test-integration test-e2e lint bench clean
 
-setup: $(STAMP) $(GEN_STAMP)
+setup: $(STAMP) $(GEN_STAMP) tools
+
+# Debian packages the tests use as real far ends: SIPp (sip-tester) answers the SIP carrier's calls.
+# Installed when missing and possible (root with apt-get); otherwise one line says what to install.
+tools:
+	@command -v sipp >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing sip-tester (SIPp)"; \
+	    (apt-get install -y -q sip-tester >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q sip-tester >/dev/null; }); \
+	  fi; \
+	  command -v sipp >/dev/null 2>&1 || { echo "SIPp is missing: install the Debian package sip-tester (apt-get install sip-tester)"; exit 1; }; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
