@@ -32,6 +32,10 @@ STREAMS: dict[str, list[str]] = {
     "EXECUTIONS": ["execution.>"],  # execution.launched|ended (execution → trigger)
     "TRIGGERS": ["trigger.>"],   # trigger.fired             (trigger → execution)
 }
+# The dial requests' stream and the durable consumer the dialers share: the execution service
+# reads its backlog to keep the queue short (services/execution/domain/admission.py).
+DIAL_STREAM = "DIAL"
+DIAL_CONSUMER = "dialer"
 DUPLICATE_WINDOW_SECONDS = 15 * 60
 MAX_AGE_SECONDS = 7 * 24 * 3600
 

@@ -22,10 +22,12 @@ from kernel.loops import every, finish_current
 from services.execution.adapters import claims, contacts, counters, events, executions, status_changes
 from services.execution.adapters.call_gate import CallGates
 from services.execution.adapters.claims import Attempt, CallingExecution
+from services.execution.adapters.dial_backlog import DialBacklog
 from services.execution.adapters.node_counters import CountersUnavailable
 from services.execution.auto_pause_counting import AutoPauseCounting
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
+from services.execution.domain.admission import dispatch_budget
 from services.execution.domain.deadline import dial_deadline
 from services.execution.outbox import Outbox
 
@@ -37,7 +39,8 @@ DEFERRED_COUNTING_SECONDS = 0.5
 class Orchestrator:
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, clock: Clock, gates: CallGates, outbox: Outbox,
                  counting: AutoPauseCounting, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
-                 batch_size: int = 500, request_ttl_seconds: float = 30.0):
+                 batch_size: int = 500, request_ttl_seconds: float = 30.0,
+                 backlog: DialBacklog | None = None, backlog_limit: int = 0):
         self.engine = engine
         self.js = js
         self.clock = clock
@@ -48,6 +51,9 @@ class Orchestrator:
         self.lease_seconds = lease_seconds  # real seconds
         self.request_ttl_seconds = request_ttl_seconds  # real seconds
         self.batch_size = batch_size
+        # Dial requests no dialer has taken yet stay under backlog_limit (domain/admission.py).
+        self.backlog = backlog
+        self.backlog_limit = backlog_limit
         # execution id → (start of its next pause window, valid until): recomputed once passed.
         self._next_windows: dict[str, tuple[datetime | None, datetime]] = {}
         self._woken = asyncio.Event()
@@ -138,8 +144,10 @@ class Orchestrator:
     async def dispatch(self, now: datetime) -> int:
         async with self.engine.connect() as conn:
             candidates = await claims.dispatchable(conn, now)
+        if not candidates:
+            return 0
         limits: dict[str, int] = {}
-        budget = self.batch_size
+        budget = await self._budget()
         context: dict[str, CallingExecution] = {}
         deadlines: dict[str, datetime] = {}
         for row in candidates:
@@ -173,6 +181,11 @@ class Orchestrator:
             except Exception as exc:  # the lease sweeper re-publishes what did not get out
                 log.warning("dial requests not all published", extra={"error": repr(exc), "count": len(claimed)})
         return len(claimed)
+
+    async def _budget(self) -> int:
+        if self.backlog is None or self.backlog_limit <= 0:
+            return self.batch_size
+        return dispatch_budget(self.batch_size, await self.backlog.undelivered(), self.backlog_limit)
 
     async def sweep_leases(self, now: datetime) -> None:
         """Attempts in progress past their lease: re-published while their execution may call,

@@ -23,9 +23,9 @@ from services.dialer.recovery import Recovery
 
 log = logs.get("dialer.consumer")
 
-STREAM = "DIAL"
+STREAM = jetstream.DIAL_STREAM
 SUBJECT = "dial.requested"
-DURABLE = "dialer"
+DURABLE = jetstream.DIAL_CONSUMER
 BACKOFF = (0.5, 1, 2, 5, 10, 30)
 REDELIVERIES = metrics.redelivery_counter(DURABLE)
 

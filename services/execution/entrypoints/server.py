@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from kernel import jetstream
 from kernel.clock import get_clock
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.execution.v1 import execution_pb2, execution_pb2_grpc
 from services.execution.adapters import node_counters
 from services.execution.adapters.call_gate import CallGates
+from services.execution.adapters.dial_backlog import DialBacklog
 from services.execution.adapters.peers import Peers
 from services.execution.auto_pause_counting import AutoPauseCounting
 from services.execution.entrypoints import consumers
@@ -47,7 +49,9 @@ async def main(settings: Settings) -> None:
     orchestrator = Orchestrator(engine, js, clock, gates, outbox, counting,
                                 tick_seconds=settings.orchestrator_tick_seconds,
                                 lease_seconds=settings.lease_seconds,
-                                request_ttl_seconds=settings.dial_request_ttl_seconds)
+                                request_ttl_seconds=settings.dial_request_ttl_seconds,
+                                backlog=DialBacklog(js, settings.env("DIAL_CONSUMER", jetstream.DIAL_CONSUMER)),
+                                backlog_limit=int(settings.env("DISPATCH_BACKLOG_LIMIT", "5000")))
     results = Results(engine, counting, gates, clock, on_dispatchable=orchestrator.wake)
     runtime.add_background(orchestrator.run)
     runtime.add_background(orchestrator.run_deferred_counting)

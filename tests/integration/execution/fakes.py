@@ -159,9 +159,10 @@ class ScriptedDialer:
     answers call.rejected instead.
     """
 
-    def __init__(self, nats_url: str, clock):
+    def __init__(self, nats_url: str, clock, durable: str = "scripted-dialer"):
         self.nats_url = nats_url
         self.clock = clock
+        self.durable = durable
         self.outcomes: dict[str, list[str]] = {}
         self.hold: set[str] = set()
         self.reject: dict[str, str] = {}
@@ -185,7 +186,7 @@ class ScriptedDialer:
         await jetstream.ensure_streams(self.js)
 
     async def _run(self) -> None:
-        spec = jetstream.ConsumerSpec(stream="DIAL", durable="scripted-dialer", filter_subject="dial.requested",
+        spec = jetstream.ConsumerSpec(stream="DIAL", durable=self.durable, filter_subject="dial.requested",
                                       batch_size=200, fetch_timeout=0.2)
 
         async def handle(msgs):
