@@ -19,13 +19,15 @@ router = APIRouter(tags=["flows"])
 class FlowNodeIn(ApiModel):
     id: str = Field(description="Unique within the flow; auto-pause rules name nodes by it")
     type: str = Field(description="say | gather | transfer | hangup")
-    text: str | None = Field(None, description="say: what is spoken")
+    text: str | None = Field(None, description="say: what is spoken (or audioId)")
     next: str | None = Field(None, description="say, transfer: the node that follows")
-    prompt: str | None = Field(None, description="gather: what is spoken before listening")
+    prompt: str | None = Field(None, description="gather: what is spoken before listening (or audioId)")
     options: dict[str, str] | None = Field(None, description="gather: key pressed (0-9, *, #) → node id")
     timeout_seconds: Int32 | None = Field(None, description="gather: seconds to wait for a key, 1-120 (default 5)")
     no_input: str | None = Field(None, description="gather: node when no key or an unknown key is pressed")
     to: str | None = Field(None, description="transfer: E.164 number the call is transferred to")
+    audio_id: str | None = Field(None, description="say, gather: an uploaded audio (POST /api/audio) played "
+                                                   "instead of text / prompt; exactly one of the two")
 
 
 class CreateFlowRequest(ApiModel):
@@ -44,6 +46,7 @@ class FlowNodeOut(ApiResponse):
     timeout_seconds: int | None = None
     no_input: str | None = None
     to: str | None = None
+    audio_id: str | None = None
 
 
 class FlowResponse(ApiResponse):
@@ -62,6 +65,8 @@ _NODE_FIELDS = {
     "transfer": ("to", "next"),
     "hangup": (),
 }
+# A node that plays an uploaded audio shows audioId in place of its text or prompt.
+_SPOKEN = {"say": "text", "gather": "prompt"}
 
 
 def _node(node: dialer_pb2.FlowNode) -> dict[str, Any]:
@@ -69,6 +74,9 @@ def _node(node: dialer_pb2.FlowNode) -> dict[str, Any]:
     for name in _NODE_FIELDS.get(node.type, ()):
         value = getattr(node, name)
         out[name] = dict(value) if name == "options" else value
+    if node.audio_id and node.type in _SPOKEN:
+        out.pop(_SPOKEN[node.type], None)
+        out["audio_id"] = node.audio_id
     return out
 
 
@@ -89,7 +97,7 @@ async def create_flow(request: CreateFlowRequest, org: str = Depends(organizatio
     nodes = [
         dialer_pb2.FlowNode(id=n.id, type=n.type, text=n.text or "", next=n.next or "", prompt=n.prompt or "",
                             options=n.options or {}, timeout_seconds=n.timeout_seconds or 0,
-                            no_input=n.no_input or "", to=n.to or "")
+                            no_input=n.no_input or "", to=n.to or "", audio_id=n.audio_id or "")
         for n in request.nodes
     ]
     flow = await call(stubs.flows.CreateFlow, dialer_pb2.CreateFlowRequest(

@@ -1,7 +1,8 @@
-"""Use cases of the DID registry, the flow library and the call history."""
+"""Use cases of the DID registry, the flow library, uploaded audio and the call history."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -9,16 +10,20 @@ from typing import Any, TypeVar
 from kernel import errors, ids, paging
 from kernel.clock import get_clock
 from kernel.paging import PageRequest
+from services.dialer.adapters import audio_codec
+from services.dialer.adapters.audio_store import AudioRepository
 from services.dialer.adapters.call_results import CallResults
 from services.dialer.adapters.did_repository import DidRepository, DidRow
 from services.dialer.adapters.flow_repository import FlowRepository, FlowRow
+from services.dialer.domain.audio_uploads import AudioUpload, check_content_type, check_name, sniff_format
 from services.dialer.domain.errors import (
+    AudioNotFoundError,
     DidNotAccessibleError,
     DidNotActiveError,
     DidNotFoundError,
     FlowNotFoundError,
 )
-from services.dialer.domain.flows import Flow, validate_flow
+from services.dialer.domain.flows import Flow, audio_references, validate_flow
 from services.dialer.domain.phone import normalize_country, normalize_e164, number_in_country
 
 DID_STATUSES = ("active", "inactive")
@@ -110,12 +115,24 @@ class DidService:
 
 
 class FlowService:
-    def __init__(self, flows: FlowRepository):
+    def __init__(self, flows: FlowRepository, audio: AudioRepository):
         self.flows = flows
+        self.audio = audio
 
     async def create(self, organization_id: str, flow: Flow) -> FlowRow:
         org = _organization(organization_id)
-        return await self.flows.add(org, validate_flow(flow), get_clock().now())
+        valid = validate_flow(flow)
+        await self._check_audio(org, valid)
+        return await self.flows.add(org, valid, get_clock().now())
+
+    async def _check_audio(self, org: str, flow: Flow) -> None:
+        """Every audio a node plays is the organization's own: the first that is not is named.
+        Audio is never deleted, so a flow that passed keeps playable prompts."""
+        references = audio_references(flow)
+        owned = await self.audio.owned(org, {c for _, a in references if (c := ids.canonical(a))})
+        for field, audio_id in references:
+            if ids.canonical(audio_id) not in owned:
+                raise errors.ValidationError(f"{field}: unknown audio '{audio_id}'", field=field)
 
     async def get(self, organization_id: str, flow_id: str) -> FlowRow:
         org = _organization(organization_id)
@@ -125,6 +142,26 @@ class FlowService:
     async def list(self, organization_id: str, limit: int = 0, cursor: str = "") -> Page:
         org = _organization(organization_id)
         return await _page(lambda wanted: self.flows.list(org, wanted), limit, cursor)
+
+
+class AudioLibrary:
+    def __init__(self, audio: AudioRepository):
+        self.audio = audio
+
+    async def upload(self, organization_id: str, name: str, content_type: str, content: bytes) -> AudioUpload:
+        """Check, convert to 8 kHz WAV, store: a file refused at any step stores nothing."""
+        org = _organization(organization_id)
+        check_content_type(content_type)
+        clean_name = check_name(name)
+        fmt = sniff_format(content)
+        # Decoding is CPU-bound C work; off the event loop, so other calls go on meanwhile.
+        converted = await asyncio.to_thread(audio_codec.convert, content, fmt)
+        return await self.audio.add(org, clean_name, fmt, converted, get_clock().now())
+
+    async def get(self, organization_id: str, audio_id: str) -> AudioUpload:
+        org = _organization(organization_id)
+        wanted = ids.canonical(audio_id)
+        return _found(await self.audio.get(org, wanted) if wanted else None, AudioNotFoundError)
 
 
 class CallHistory:

@@ -9,3 +9,4 @@ DidNotActiveError = errors.named(errors.PreconditionError, "DidNotActiveError", 
 DidNotAccessibleError = errors.named(errors.PreconditionError, "DidNotAccessibleError",
                                      "DID is not available to this organization")
 FlowNotFoundError = errors.named(errors.NotFoundError, "FlowNotFoundError", "Flow not found")
+AudioNotFoundError = errors.named(errors.NotFoundError, "AudioNotFoundError", "Audio not found")

@@ -1,4 +1,9 @@
-"""Call flows: a graph of say / gather / transfer / hangup nodes, its rules, and its walk."""
+"""Call flows: a graph of say / gather / transfer / hangup nodes, its rules, and its walk.
+
+What a say or gather node plays is exactly one of: its text (say `text`, gather `prompt`), spoken by
+text-to-speech, or an uploaded audio (`audioId`). The audio must be the organization's own; that
+check needs the stored audio, so `audio_references` names each reference for the use case to look up.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +25,13 @@ DIGITS = set("0123456789*#")
 # Fields each type may carry; any other non-empty field is refused, so a typo in the
 # type ("say" with "options") is caught instead of being silently ignored.
 _FIELDS = {
-    "say": {"text", "next"},
-    "gather": {"prompt", "options", "timeout_seconds", "no_input"},
+    "say": {"text", "audio_id", "next"},
+    "gather": {"prompt", "audio_id", "options", "timeout_seconds", "no_input"},
     "transfer": {"to", "next"},
     "hangup": set(),
 }
 _API_NAMES = {"text": "text", "next": "next", "prompt": "prompt", "options": "options",
-              "timeout_seconds": "timeoutSeconds", "no_input": "noInput", "to": "to"}
+              "timeout_seconds": "timeoutSeconds", "no_input": "noInput", "to": "to", "audio_id": "audioId"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class FlowNode:
     timeout_seconds: int = 0
     no_input: str = ""
     to: str = ""
+    audio_id: str = ""  # say, gather: an uploaded audio played instead of the text
 
     def successors(self) -> list[tuple[str, str]]:
         """(api field, target node id) for every edge leaving this node."""
@@ -122,18 +128,12 @@ def _check_fields(node: FlowNode, node_id: str, where: str) -> FlowNode:
         if attr not in _FIELDS[kind] and _present(node, attr):
             raise _fail(f"{where}.{api}", f"not allowed on a {kind} node")
     if kind == "say":
-        if not node.text.strip():
-            raise _fail(f"{where}.text", "required")
-        if len(node.text) > MAX_TEXT_LENGTH:
-            raise _fail(f"{where}.text", f"must be at most {MAX_TEXT_LENGTH} characters")
+        text, audio_id = _spoken(node.text, node.audio_id, f"{where}.text", f"{where}.audioId")
         if not node.next.strip():
             raise _fail(f"{where}.next", "required")
-        return FlowNode(id=node_id, type=kind, text=node.text, next=node.next.strip())
+        return FlowNode(id=node_id, type=kind, text=text, audio_id=audio_id, next=node.next.strip())
     if kind == "gather":
-        if not node.prompt.strip():
-            raise _fail(f"{where}.prompt", "required")
-        if len(node.prompt) > MAX_TEXT_LENGTH:
-            raise _fail(f"{where}.prompt", f"must be at most {MAX_TEXT_LENGTH} characters")
+        prompt, audio_id = _spoken(node.prompt, node.audio_id, f"{where}.prompt", f"{where}.audioId")
         if not node.options:
             raise _fail(f"{where}.options", "at least one option is required")
         options: dict[str, str] = {}
@@ -148,7 +148,7 @@ def _check_fields(node: FlowNode, node_id: str, where: str) -> FlowNode:
             raise _fail(f"{where}.timeoutSeconds", f"must be between 1 and {MAX_GATHER_TIMEOUT}")
         if not node.no_input.strip():
             raise _fail(f"{where}.noInput", "required")
-        return FlowNode(id=node_id, type=kind, prompt=node.prompt, options=options,
+        return FlowNode(id=node_id, type=kind, prompt=prompt, audio_id=audio_id, options=options,
                         timeout_seconds=timeout, no_input=node.no_input.strip())
     if kind == "transfer":
         if not node.to.strip():
@@ -160,6 +160,27 @@ def _check_fields(node: FlowNode, node_id: str, where: str) -> FlowNode:
             raise _fail(f"{where}.next", "required")
         return FlowNode(id=node_id, type=kind, to=to, next=node.next.strip())
     return FlowNode(id=node_id, type=kind)
+
+
+def _spoken(text: str, audio_id: str, text_field: str, audio_field: str) -> tuple[str, str]:
+    """Exactly one of the text and the audio id: (text, "") or ("", audio id)."""
+    has_text, audio = bool(text.strip()), audio_id.strip()
+    if has_text and audio:
+        raise _fail(audio_field, f"give either {text_field.rsplit('.', 1)[1]} or audioId, not both")
+    if audio:
+        if len(audio) > MAX_ID_LENGTH:
+            raise _fail(audio_field, f"must be at most {MAX_ID_LENGTH} characters")
+        return "", audio
+    if not has_text:
+        raise _fail(text_field, "required (or audioId)")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise _fail(text_field, f"must be at most {MAX_TEXT_LENGTH} characters")
+    return text, ""
+
+
+def audio_references(flow: Flow) -> list[tuple[str, str]]:
+    """(api field, audio id) of every node that plays an uploaded audio, in node order."""
+    return [(f"nodes[{i}].audioId", node.audio_id) for i, node in enumerate(flow.nodes) if node.audio_id]
 
 
 def _reject_cycles(nodes: Sequence[FlowNode], index: dict[str, int], start: str) -> None:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
-from services.dialer.entrypoints.mapping import call_proto, did_proto, flow_from_proto, flow_proto
-from services.dialer.service import CallHistory, DidService, FlowService
+from services.dialer.entrypoints.mapping import (
+    audio_proto,
+    call_proto,
+    did_proto,
+    flow_from_proto,
+    flow_proto,
+)
+from services.dialer.service import AudioLibrary, CallHistory, DidService, FlowService
 
 
 class DialerServicer(dialer_pb2_grpc.DialerServiceServicer):
@@ -38,8 +44,9 @@ class DialerServicer(dialer_pb2_grpc.DialerServiceServicer):
 
 
 class FlowServicer(dialer_pb2_grpc.FlowServiceServicer):
-    def __init__(self, flows: FlowService):
+    def __init__(self, flows: FlowService, audio: AudioLibrary):
         self.flows = flows
+        self.audio = audio
 
     async def CreateFlow(self, request, context):
         return flow_proto(await self.flows.create(request.organization_id, flow_from_proto(request)))
@@ -50,3 +57,10 @@ class FlowServicer(dialer_pb2_grpc.FlowServiceServicer):
     async def ListFlows(self, request, context):
         page = await self.flows.list(request.organization_id, request.limit, request.cursor)
         return dialer_pb2.ListFlowsResponse(flows=[flow_proto(f) for f in page.items], next_cursor=page.next_cursor)
+
+    async def UploadAudio(self, request, context):
+        return audio_proto(await self.audio.upload(request.organization_id, request.name, request.content_type,
+                                                   request.content))
+
+    async def GetAudio(self, request, context):
+        return audio_proto(await self.audio.get(request.organization_id, request.audio_id))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from kernel.timefmt import iso
 from outbound.dialer.v1 import dialer_pb2
+from services.dialer.adapters.audio_codec import SAMPLE_RATE
 from services.dialer.adapters.did_repository import DidRow
 from services.dialer.adapters.flow_repository import FlowRow
 from services.dialer.domain.attempts import CallRecord
+from services.dialer.domain.audio_uploads import AudioUpload
 from services.dialer.domain.flows import Flow, FlowNode
 
 
@@ -21,7 +23,7 @@ def did_proto(row: DidRow) -> dialer_pb2.Did:
 def node_proto(node: FlowNode) -> dialer_pb2.FlowNode:
     return dialer_pb2.FlowNode(id=node.id, type=node.type, text=node.text, next=node.next, prompt=node.prompt,
                                options=dict(node.options), timeout_seconds=node.timeout_seconds,
-                               no_input=node.no_input, to=node.to)
+                               no_input=node.no_input, to=node.to, audio_id=node.audio_id)
 
 
 def flow_proto(row: FlowRow) -> dialer_pb2.Flow:
@@ -33,10 +35,16 @@ def flow_proto(row: FlowRow) -> dialer_pb2.Flow:
 def flow_from_proto(request: dialer_pb2.CreateFlowRequest) -> Flow:
     nodes = tuple(
         FlowNode(id=n.id, type=n.type, text=n.text, next=n.next, prompt=n.prompt, options=dict(n.options),
-                 timeout_seconds=n.timeout_seconds, no_input=n.no_input, to=n.to)
+                 timeout_seconds=n.timeout_seconds, no_input=n.no_input, to=n.to, audio_id=n.audio_id)
         for n in request.nodes
     )
     return Flow(name=request.name, start_node_id=request.start_node_id, nodes=nodes)
+
+
+def audio_proto(upload: AudioUpload) -> dialer_pb2.Audio:
+    return dialer_pb2.Audio(id=upload.id, organization_id=upload.organization_id, name=upload.name,
+                            format=upload.format, duration_ms=upload.duration_ms, size_bytes=upload.size_bytes,
+                            created_at=iso(upload.created_at), sample_rate=SAMPLE_RATE)
 
 
 def call_proto(record: CallRecord) -> dialer_pb2.CallRecord:

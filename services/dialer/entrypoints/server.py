@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from services.dialer.adapters.audio_store import AudioRepository
 from services.dialer.adapters.call_repository import CallRepository
 from services.dialer.adapters.carrier import make_carrier
 from services.dialer.adapters.did_repository import DidRepository
@@ -22,7 +23,7 @@ from services.dialer.entrypoints.dial_consumer import ConsumerOptions, DialConsu
 from services.dialer.entrypoints.grpc import DialerServicer, FlowServicer
 from services.dialer.placement import Placement
 from services.dialer.recovery import Recovery
-from services.dialer.service import CallHistory, DidService, FlowService
+from services.dialer.service import AudioLibrary, CallHistory, DidService, FlowService
 from services.dialer.settlement import Settlement
 
 # Real seconds a dialer's claim on a call stays valid without a heartbeat; a dialer that
@@ -42,7 +43,9 @@ async def main(settings: Settings) -> None:
     calls = CallRepository(engine)
     dialer_pb2_grpc.add_DialerServiceServicer_to_server(
         DialerServicer(DidService(dids), CallHistory(calls)), runtime.server)
-    dialer_pb2_grpc.add_FlowServiceServicer_to_server(FlowServicer(FlowService(flows)), runtime.server)
+    audio = AudioRepository(engine)
+    dialer_pb2_grpc.add_FlowServiceServicer_to_server(
+        FlowServicer(FlowService(flows, audio), AudioLibrary(audio)), runtime.server)
     runtime.add_services([dialer_pb2.DESCRIPTOR.services_by_name["DialerService"].full_name,
                           dialer_pb2.DESCRIPTOR.services_by_name["FlowService"].full_name])
 
