@@ -1,17 +1,32 @@
-"""Carrier adapters: what places a call. `sim` (the default) follows a rules file."""
+"""Carrier adapters: what places a call. `sim` (the default) follows a rules file; `sip` calls
+through SIP trunks (adapters.sip_carrier)."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from kernel.clock import Clock, get_clock
 from kernel.settings import Settings
 from services.dialer.domain.flows import Flow, walk_flow
 from services.dialer.domain.sim_rules import SimRules, parse_rules
+from services.dialer.domain.trunks import (
+    TrunkConfigError,
+    parse_public_addr,
+    parse_ring_timeout,
+    parse_rtp_ports,
+    parse_sip_bind,
+)
+
+DEFAULT_SIP_MAX_CALLS = 200
+MAX_SIP_MAX_CALLS = 4000
+MAX_SIP_TRUNKS = 8
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,18 @@ class Carrier(ABC):
     @abstractmethod
     async def place(self, call: CallRequest) -> CallOutcome: ...
 
+    async def start(self) -> None:
+        """Before the first call (the SIP carrier starts its line workers)."""
+        return None
+
+    async def run_until_stopped(self) -> None:
+        """Beside the dialer's loops until they stop; a carrier with calls to end ends them then."""
+        return None
+
+    async def close(self) -> None:
+        """At the dialer's close, after its loops."""
+        return None
+
 
 class SimCarrier(Carrier):
     """Rings and talks for the rule's virtual seconds on the shared clock."""
@@ -71,9 +98,45 @@ def load_sim_rules(path: str | None) -> SimRules:
     return parse_rules(json.loads(Path(path).read_text()))
 
 
-def make_carrier(settings: Settings) -> Carrier:
-    """The carrier named by CARRIER (default "sim"); the simulated one follows SIM_CARRIER_RULES."""
+def make_carrier(settings: Settings, redis: Redis | None = None) -> Carrier:
+    """The carrier named by CARRIER (default "sim"); the simulated one follows SIM_CARRIER_RULES,
+    the SIP one (`sip`) the SIP_* settings, checked whole before anything starts."""
     name = settings.carrier
     if name == "sim":
         return SimCarrier(load_sim_rules(settings.sim_carrier_rules))
-    raise ValueError(f"unknown CARRIER {name!r}; available: sim")
+    if name == "sip":
+        if redis is None:
+            raise ValueError("CARRIER=sip needs Redis for the shared trunk limits")
+        return make_sip_carrier(settings, redis)
+    raise ValueError(f"unknown CARRIER {name!r}; available: sim, sip")
+
+
+def make_sip_carrier(settings: Settings, redis: Redis) -> Carrier:
+    """SipCarrier from SIP_TRUNKS, SIP_BIND, SIP_PUBLIC_ADDR, RTP_PORTS, SIP_RING_TIMEOUT_SECONDS,
+    SIP_MAX_CALLS and PROMPT_CACHE_DIR; a bad value raises TrunkConfigError (one line)."""
+    from services.dialer.adapters.prompts import Prompts
+    from services.dialer.adapters.sip_carrier import SipCarrier, workers_for
+    from services.dialer.adapters.sip_pool import rtp_slices
+    from services.dialer.adapters.trunk_config import load_trunks
+    from services.dialer.adapters.trunk_limits import TrunkLimits
+
+    trunks = load_trunks(settings.env("SIP_TRUNKS"))
+    if len(trunks) > MAX_SIP_TRUNKS:
+        # One pjsua account per trunk in every line worker; the pjsua2 build holds 8 (it asserts on a 9th).
+        raise TrunkConfigError(f"SIP_TRUNKS {settings.env('SIP_TRUNKS')}: {len(trunks)} trunks; at most {MAX_SIP_TRUNKS}")
+    bind = parse_sip_bind(settings.env("SIP_BIND"))
+    public_addr = parse_public_addr(settings.env("SIP_PUBLIC_ADDR"))
+    rtp = parse_rtp_ports(settings.env("RTP_PORTS"))
+    ring_timeout = parse_ring_timeout(settings.env("SIP_RING_TIMEOUT_SECONDS"))
+    max_calls_text = settings.env("SIP_MAX_CALLS", str(DEFAULT_SIP_MAX_CALLS)).strip()
+    if not max_calls_text.isdigit() or not 1 <= int(max_calls_text) <= MAX_SIP_MAX_CALLS:
+        raise TrunkConfigError(f"SIP_MAX_CALLS: {max_calls_text!r} is not a whole number in 1..{MAX_SIP_MAX_CALLS}")
+    max_calls = int(max_calls_text)
+    workers = workers_for(max_calls)
+    rtp_slices(*rtp, workers)  # raises when the range cannot hold every line
+    if bind.port and bind.port + workers - 1 > 65535:
+        raise TrunkConfigError(f"SIP_BIND: ports {bind.port}..{bind.port + workers - 1} (one per line worker) pass 65535")
+    cache = Path(settings.env("PROMPT_CACHE_DIR", str(Path(tempfile.gettempdir()) / "outbound-prompts")))
+    return SipCarrier(trunks=trunks, limits=TrunkLimits(redis), prompts=Prompts(cache), bind=bind,
+                      public_addr=public_addr, rtp_ports=rtp, ring_timeout=ring_timeout, max_calls=max_calls,
+                      grace_seconds=settings.grace_seconds)

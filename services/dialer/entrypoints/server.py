@@ -56,13 +56,18 @@ async def main(settings: Settings) -> None:
     accounts = Accounts(settings.address("account"))
     runtime.on_close(accounts.close)
 
+    # Built (configuration checked whole) and started before anything serves calls.
+    carrier = make_carrier(settings, redis)
+    await carrier.start()
+    runtime.on_close(carrier.close)
+
     lease = float(settings.env("DIALER_CALL_LEASE_SECONDS", str(CALL_LEASE_SECONDS)))
     publisher = ResultPublisher(js)
     settlement = Settlement(calls=calls, accounts=accounts)
     placement = Placement(
         calls=calls, dids=dids, flows=flows,
         slots=DidSlots(redis, lease_seconds=lease),
-        accounts=accounts, carrier=make_carrier(settings), publisher=publisher, settlement=settlement,
+        accounts=accounts, carrier=carrier, publisher=publisher, settlement=settlement,
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
         did_cap=int(settings.env("DID_MAX_CONCURRENT_CALLS", "50")),
         lease_seconds=lease,
@@ -85,5 +90,6 @@ async def main(settings: Settings) -> None:
         await sweep_forever(recovery, interval=beat)
 
     runtime.add_background(consume)
+    runtime.add_background(carrier.run_until_stopped)
     runtime.add_background(sweep)
     await runtime.run()
