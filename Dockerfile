@@ -6,6 +6,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY kernel kernel
+COPY campaign_rules campaign_rules
 COPY services services
 COPY gateway gateway
 COPY outbound_cli outbound_cli
@@ -18,7 +19,8 @@ RUN pip install . \
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH PYTHONPATH=/app:/app/gen \
-    HOST=0.0.0.0 METRICS_PORT=9090
+    HOST=0.0.0.0 METRICS_PORT=9090 \
+    SIP_BIND=0.0.0.0:5060
 RUN useradd --system --uid 10001 --no-create-home outbound
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app

@@ -122,3 +122,13 @@ def test_metrics_scraped_and_tracing_off_by_default(rendered):
         ports = {p["containerPort"] for p in template["spec"]["containers"][0]["ports"]}
         assert int(port) in ports, name
         assert port == ("8080" if name == "gateway" else config["METRICS_PORT"]), name
+
+
+def test_image_copies_every_package_it_installs():
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for pattern in include:
+        package = pattern.rstrip("*")
+        assert f"COPY {package} {package}" in dockerfile, f"the image build does not copy {package}/"
