@@ -24,7 +24,7 @@ from kernel.clock import get_clock
 from kernel.timefmt import parse_optional
 from outbound.execution.v1 import events_pb2 as execution_events
 from services.dialer.adapters.call_repository import CallRepository
-from services.dialer.adapters.carrier import CallOutcome, CallRequest, Carrier
+from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.did_repository import DidRepository
 from services.dialer.adapters.did_slots import DidSlots, GateClosed, GateUnreadable
 from services.dialer.adapters.flow_repository import FlowRepository
@@ -225,8 +225,14 @@ class Placement:
             placing = replace(record, state=attempts.PLACING, owner=self._owner, did_id=did.id,
                               did_number=did.number, reservation_id=reservation, settled=False,
                               started_at=started, ended_at=None)
-            outcome = await self._call(CallRequest(attempt.attempt_id, attempt.phone, attempt.attempt,
-                                                   did.number, flow), started)
+            try:
+                outcome = await self._call(CallRequest(
+                    attempt.attempt_id, attempt.phone, attempt.attempt, did.number, flow,
+                    may_start=lambda: self._why_not_now(attempt.execution_id, deadline)), started)
+            except CallNotPlaced as exc:  # the carrier waited, and the call may no longer start
+                with contextlib.suppress(errors.DomainError):
+                    await self._accounts.settle(reservation, 0)
+                return await self._not_placed(attempt, exc.reason, stream_seq)
             metrics.CALLS_PLACED.labels(outcome.outcome).inc()
             finished = await self._finish(attempt.attempt_id, outcome, placing)
             if finished is None:
@@ -272,6 +278,8 @@ class Placement:
     async def _call(self, call: CallRequest, started) -> CallOutcome:
         try:
             return await self._carrier.place(call)
+        except CallNotPlaced:
+            raise
         except errors.DomainError as exc:
             log.warning("carrier error", extra={"attempt_id": call.attempt_id, "error": exc.name})
         except Exception:

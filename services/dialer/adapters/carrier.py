@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,17 @@ class CallRequest:
     attempt: int        # 1-based attempt number of the contact
     did_number: str     # caller ID
     flow: Flow | None   # run when answered
+    # A carrier that waits before the call starts (trunk room, a free line) asks this right
+    # before the INVITE: the reason the call may no longer start (pause, deadline), or "".
+    may_start: Callable[[], Awaitable[str]] | None = field(default=None, compare=False)
+
+
+class CallNotPlaced(Exception):
+    """The carrier did not start the call (nothing reached the far end): the attempt is given back."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from kernel.clock import Clock, get_clock
-from services.dialer.adapters.carrier import CallOutcome, CallRequest, Carrier
+from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.sip_pool import LINES, Ended, LinePool
 from services.dialer.adapters.trunk_limits import TrunkLimits
 from services.dialer.domain import sip_outcomes
@@ -48,8 +49,11 @@ class PromptSource(Protocol):
     def audio(self, audio_id: str) -> Path | None: ...
 
 
-class CarrierClosed(RuntimeError):
+class CarrierClosed(CallNotPlaced):
     """The dialer is stopping: no new INVITE leaves."""
+
+    def __init__(self) -> None:
+        super().__init__("dialer_stopping")
 
 
 def workers_for(max_calls: int) -> int:
@@ -139,7 +143,7 @@ class SipCarrier(Carrier):
             if self._closing.is_set():
                 if give_up:
                     return None  # the attempt already made is the call's outcome
-                raise CarrierClosed("the dialer is stopping: no new call")
+                raise CarrierClosed()
             options = [t for t in candidates(self.trunks, country, self.skips, time.monotonic())
                        if t.name not in tried]
             if not options and give_up:
@@ -158,7 +162,7 @@ class SipCarrier(Carrier):
         command = {"id": f"{call.attempt_id}:{uuid.uuid4().hex[:8]}", "trunk": trunk.name, "number": number,
                    "did": did, "ring_timeout": self.ring_timeout, "flow": flow}
         sent = asyncio.Event()
-        placing = asyncio.create_task(self.pool.call(command, sent))
+        placing = asyncio.create_task(self.pool.call(command, sent, ready=self._last_check(call)))
         renew = asyncio.create_task(self._renew(trunk, call.attempt_id))
         waiting_sent = asyncio.create_task(sent.wait())
         try:
@@ -171,6 +175,19 @@ class SipCarrier(Carrier):
             renew.cancel()
             if not placing.done():
                 placing.cancel()
+
+    def _last_check(self, call: CallRequest) -> Callable[[], Awaitable[None]]:
+        """Run with a line in hand, right before the INVITE: the waits for trunk room and for a
+        line may have outlasted a pause, a deadline or the dialer itself."""
+
+        async def check() -> None:
+            if self._closing.is_set():
+                raise CarrierClosed()
+            reason = await call.may_start() if call.may_start is not None else ""
+            if reason:
+                raise CallNotPlaced(reason)
+
+        return check
 
     async def _renew(self, trunk: Trunk, call_id: str) -> None:
         while True:

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,10 +156,15 @@ class LinePool:
                     log.exception("SIP line worker restart failed", extra={"worker": worker.index})
                     await asyncio.sleep(1.0)
 
-    async def call(self, command: dict[str, Any], sent: asyncio.Event | None = None) -> Ended:
-        """Place a call on a free line (waiting for one) and answer its report. `sent` is set when
-        the command has left for the worker. Cancelled: the worker is told to end the call."""
+    async def call(self, command: dict[str, Any], sent: asyncio.Event | None = None,
+                   ready: Callable[[], Awaitable[None]] | None = None) -> Ended:
+        """Place a call on a free line (waiting for one) and answer its report. `ready` runs once a
+        line is free, before the command leaves (it may raise to give the line back unused);
+        `sent` is set when the command has left for the worker. Cancelled: the worker is told to
+        end the call."""
         async with self._free:
+            if ready is not None:
+                await ready()
             worker = self._least_busy()
             while len(worker.calls) >= LINES:  # a worker restarting holds back its share for a moment
                 await asyncio.sleep(0.05)

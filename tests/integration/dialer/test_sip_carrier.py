@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from kernel.clock import Clock
 from kernel.settings import Settings
-from services.dialer.adapters.carrier import CallOutcome, CallRequest, make_carrier
+from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, make_carrier
 from services.dialer.adapters.sip_carrier import CarrierClosed, SipCarrier
 from services.dialer.adapters.trunk_limits import TrunkLimits
 from services.dialer.domain.flows import Flow, FlowNode
@@ -369,6 +369,37 @@ async def test_close_lets_calls_run_until_the_grace_then_sends_bye(far_ends, lim
             await carrier.place(request(flow))
     assert_far_end_ok(sipp)  # the scenario requires our BYE
     assert (outcome.outcome, outcome.node_ids) == ("answered", ["welcome"])
+
+
+async def test_a_call_that_waited_for_trunk_room_is_not_placed_once_its_execution_stopped(
+        far_ends, limits, prompts):
+    sipp = far_ends("answer_silent")  # exactly one call may arrive
+    one_line = trunk(sipp)
+    one_line = Trunk(one_line.name, one_line.host, one_line.port, one_line.transport, None, None,
+                     max_calls_per_second=50, max_concurrent_calls=1, countries=None)
+    flow = Flow("wait", "menu", (FlowNode(id="menu", type="say", text="Press a key", next="bye"),
+                                 FlowNode(id="bye", type="hangup")))
+    stopped = {"reason": ""}
+    asked: list[str] = []
+
+    async def may_start() -> str:
+        asked.append(stopped["reason"])
+        return stopped["reason"]
+
+    async with sip_carrier([one_line], limits, prompts) as carrier:
+        first = asyncio.create_task(carrier.place(request(flow)))
+        await wait_for(lambda: carrier.pool.busy() == 1)
+        second = CallRequest(attempt_id=str(uuid.uuid4()), phone=CALLEE, attempt=1, did_number=CALLER, flow=flow,
+                             may_start=may_start)
+        waiting = asyncio.create_task(carrier.place(second))
+        await asyncio.sleep(0.3)
+        assert not waiting.done() and asked == []  # waiting for the trunk's one slot, not yet asked
+        stopped["reason"] = "execution_not_running"  # paused while it waited
+        with pytest.raises(CallNotPlaced) as refused:
+            await asyncio.wait_for(waiting, 10)
+        assert refused.value.reason == "execution_not_running" and asked == ["execution_not_running"]
+        assert (await first).outcome == "answered"
+    assert_far_end_ok(sipp)  # one call, and only one, reached the far end
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
