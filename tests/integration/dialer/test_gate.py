@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from kernel.timefmt import iso
@@ -25,6 +26,13 @@ def dialer(system_factory):
 @pytest.fixture
 def world(dialer):
     return new_world(dialer)
+
+
+def placing(system, attempt_id: str) -> bool:
+    """The call is with the carrier: past the dialer's last check of the gate."""
+    with psycopg.connect(system.database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT state FROM dialer.call_records WHERE attempt_id = %s", (attempt_id,)).fetchone()
+    return row is not None and row[0] in ("placing", "finished")
 
 
 def phone() -> str:
@@ -64,16 +72,24 @@ async def test_request_past_its_deadline_is_not_placed(world):
 
 async def test_request_waiting_for_a_did_slot_does_not_start_once_the_gate_closes(world):
     system, stubs, org, flow, did = world
-    execution = str(uuid.uuid4())
-    first = dial_request(org, flow, [did], phone(), execution_id=execution)
-    waiting = dial_request(org, flow, [did], phone(), execution_id=execution)
-    async with Bus(system.nats_url, system.redis_url) as bus:
-        await bus.dial(first)
-        await bus.wait_for(lambda: stubs.credits(org).reserved == 1, what="the first call under way")
-        await bus.dial(waiting)  # the DID's only slot is taken: it waits (nak, redelivery)
-        await bus.gate(execution, False, version=2)
-        refused = await bus.one(waiting.attempt_id, "call.not_placed")
-        done = await bus.one(first.attempt_id, "call.completed")
-    assert refused.reason == "execution_not_running"
-    assert done.outcome == "answered", "a call already started finishes"
-    assert [c.attempt_id for c in stubs.calls(org, execution)] == [first.attempt_id]
+    # The first call must be past its last check of the gate when the gate closes. That check is
+    # one Redis read after the record turns `placing`, so on a loaded machine the close can still
+    # land before it: the first call is then rightly not placed, and the case is set up again.
+    for _ in range(5):
+        execution = str(uuid.uuid4())
+        first = dial_request(org, flow, [did], phone(), execution_id=execution)
+        waiting = dial_request(org, flow, [did], phone(), execution_id=execution)
+        async with Bus(system.nats_url, system.redis_url) as bus:
+            await bus.dial(first)
+            await bus.wait_for(lambda a=first.attempt_id: placing(system, a), what="the first call under way")
+            await bus.dial(waiting)  # the DID's only slot is taken: it waits (nak, redelivery)
+            await bus.gate(execution, False, version=2)
+            refused = await bus.one(waiting.attempt_id, "call.not_placed")
+            assert refused.reason == "execution_not_running"
+            ended = await bus.wait_for(lambda a=first.attempt_id: bus.of(a), what="the first call's end")
+        if ended[0].outcome == "not_placed":
+            continue
+        assert ended[0].outcome == "answered", "a call already started finishes"
+        assert [c.attempt_id for c in stubs.calls(org, execution)] == [first.attempt_id]
+        return
+    pytest.fail("the gate closed before the first call's last check five times")
