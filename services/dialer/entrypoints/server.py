@@ -6,7 +6,7 @@ import os
 import socket
 import uuid
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from kernel.grpc_server import ServiceRuntime
 from kernel.settings import Settings
@@ -25,6 +25,8 @@ from services.dialer.placement import Placement
 from services.dialer.recovery import Recovery
 from services.dialer.service import AudioLibrary, CallHistory, DidService, FlowService
 from services.dialer.settlement import Settlement
+
+REDIS_CONNECTIONS = 128  # per dialer process; more callers wait for one
 
 # Real seconds a dialer's claim on a call stays valid without a heartbeat; a dialer that
 # dies (or stalls) mid-call has its call recorded as unknown once this has passed.
@@ -51,7 +53,10 @@ async def main(settings: Settings) -> None:
 
     js = await runtime.broker()
 
-    redis = Redis.from_url(settings.redis_url)
+    # Calls that start together (a wave of SIP calls) wait for a free connection rather than
+    # failing past the pool's size, as redis-py's default pool does.
+    redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=20))
     runtime.on_close(redis.aclose)
     accounts = Accounts(settings.address("account"))
     runtime.on_close(accounts.close)
