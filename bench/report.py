@@ -100,7 +100,34 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     f"p50 {s7['latency_p50_seconds']:.2f} s, p99 {s7['latency_p99_seconds']:.2f} s "
                     f"({s7['pauses']} pauses, {s7['pauses_with_calls_after_ack']} with calls after the answer)",
                     f"pause answered in p50 {_fmt(s7['pause_answer_p50_ms'])} ms", "", "p99 <= 0.2 s"))
+    s8 = results.get("sip_load")
+    if s8:
+        out.extend(_sip_rows(s8))
     return out
+
+
+def _sip_rows(s8: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    left = s8["open_at_end"]
+    cpu = s8["dialer_cpu_seconds"]
+    answered = s8["outcomes"].get("answered", 0)
+    return [
+        (f"8. SIP carrier load, {s8['contacts']:,} calls",
+         f"{_fmt(s8['peak_answered_calls'])} answered calls at once; set-up {_fmt(s8['ramp_answers_per_second'])}/s "
+         f"over the first {_fmt(s8['ramp_calls'])}, then {_fmt(s8['steady_answers_per_second'])}/s",
+         f"{s8['sip_max_calls']} lines ({s8['line_workers']} workers); "
+         f"SIPp: peak {_fmt(s8['sipp_peak_current_calls'])} open, "
+         f"most {_fmt(s8['sipp_max_calls_received_in_one_second'])} INVITEs in 1 s", "", ">= 200 calls, >= 50/s"),
+        (f"   CARRIER=sip, 1 dialer, far end {s8['far_end']['talk_ms'] // 1000} s",
+         f"dialer {_fmt(s8['dialer_cpu_ms_per_call_second'])} CPU ms per call-second "
+         f"(dialer {_fmt(cpu['dialer'])} s + lines {_fmt(cpu['line_workers'])} s), peak "
+         f"{_fmt(s8['dialer_peak_cores'])} cores",
+         f"digit branch {_fmt(s8['digit_branch_calls'])} of {_fmt(answered)} answered; "
+         f"{_fmt(s8['rtp_packets_per_call_second'])} RTP packets per call-second", "", ""),
+        ("", f"SIPp failed {_fmt(s8['sipp_failed'])}, dead-call msgs {_fmt(s8['sipp_dead_call_msgs'])}; "
+             f"left open {_fmt(left['sipp_current_calls'])}/{_fmt(left['contacts_in_progress'])}/"
+             f"{_fmt(left['dialer_open_records'])} (SIPp/contacts/records); not answered {_fmt(s8['contacts'] - answered)}",
+         f"SIPp received {_fmt(s8['sipp_calls_received'])}", "", "0, 0; 0/0/0; 0"),
+    ]
 
 
 def table(results: dict[str, Any]) -> str:
