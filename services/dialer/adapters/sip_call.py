@@ -1,9 +1,14 @@
 """One call of a SIP line worker (adapters.sip_line): the pjsua2 Call and what it reports.
 
-pjsua2 calls back from inside libHandleEvents; a Line only notes what happened (in the worker's
-list of notes) and the worker's loop acts on it, so no pjsua call is made from a callback. What
-the carrier needs to know of the far end is read from the SIP messages themselves: the final
-status of the INVITE and the Reason header of that answer or of the far end's BYE.
+pjsua2 calls back from inside libHandleEvents; a Line notes what happened (in the worker's list
+of notes, by call id) and the worker's loop acts on it. The one thing done inside a callback is
+destroying the prompt player when the call's media goes away (DISCONNECTED, or media no longer
+active), so no player ever transmits to a dead stream. A Line never hangs up a call that pjsua
+reported DISCONNECTED, and nothing but the worker's table of calls refers to a Line: pjsua2's
+`~Call` hangs up whatever call holds its slot by then, so a Line must go exactly when its call
+has ended (see adapters.sip_line). What the carrier needs to know of the far end is read from
+the SIP messages themselves: the final status of the INVITE and the Reason header of that
+answer or of the far end's BYE.
 """
 
 from __future__ import annotations
@@ -15,12 +20,11 @@ from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
-from services.dialer.adapters.sip_flow import FlowWalk, Step
-
 # The RFC 4733 payload type offered: the one far ends overwhelmingly use (pjmedia's build has 120).
 TELEPHONE_EVENT_PT = 101
 
-Note = tuple["Line", str, object]
+# (call id, what happened, detail): by id, so a pending note never keeps a Line alive.
+Note = tuple[str, str, object]
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Report:
     node_ids: list[str] = field(default_factory=list)
     responded: bool = False       # any response at all came back to the INVITE
     transport_error: bool = False
+    local_error: bool = False     # it failed on our host (no line, bad trunk, makeCall refused): nothing left
     error: str = ""
 
 
@@ -60,28 +65,33 @@ def wav_seconds(path: str) -> float:
 
 
 class Line(pj.Call):
-    """One call. Callbacks append to the worker's notes; the loop does the rest."""
+    """One call. Callbacks append to the worker's notes; the loop does the rest. It holds no
+    reference to its flow walk (the walk drives it), so no cycle keeps it past its call."""
 
-    def __init__(self, notes: list[Note], account: pj.Account, report: Report, steps: dict[str, Step],
-                 start: str, ring_deadline: float, trunk_hostport: str):
+    def __init__(self, notes: list[Note], account: pj.Account, report: Report, ring_deadline: float,
+                 trunk_hostport: str):
         super().__init__(account)
         self.notes = notes
         self.report = report
         self.ring_deadline = ring_deadline
         self.trunk_hostport = trunk_hostport
-        self.walk = FlowWalk(start, steps, self)
         self.player: pj.AudioMediaPlayer | None = None
         self.audio: pj.AudioMedia | None = None
         self.hung_up = False
+        self.disconnected = False  # pjsua reported DISCONNECTED: no pjsua call on it any more
 
-    # pjsua callbacks: note only.
+    # pjsua callbacks: note, and drop the player when the media goes.
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         self._note_tsx(prm.e)
         state = self.getInfo().state
         if state == pj.PJSIP_INV_STATE_CONFIRMED:
-            self.notes.append((self, "answered", None))
+            self.notes.append((self.report.id, "answered", None))
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.notes.append((self, "disconnected", None))
+            # pjsua tears the call's media down right after this callback returns.
+            self.disconnected = True
+            self._drop_player()
+            self.audio = None
+            self.notes.append((self.report.id, "disconnected", None))
 
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
         self._note_tsx(prm.e)
@@ -106,10 +116,23 @@ class Line(pj.Call):
             self.report.reason = reason_of(event.src.rdata.wholeMsg) or self.report.reason
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
-        try:
-            self.audio = self.getAudioMedia(-1)
-        except pj.Error:
-            self.audio = None
+        info = self.getInfo()  # held: its media vector dies with it (SWIG gives no copy)
+        active = any(m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+                     for m in info.media)
+        audio: pj.AudioMedia | None = None
+        if active:
+            try:
+                audio = self.getAudioMedia(-1)
+            except pj.Error:
+                audio = None
+        if audio is None:
+            self._drop_player()  # the stream is going: nothing may transmit to it
+        elif self.player is not None:
+            try:
+                self.player.startTransmit(audio)  # a re-INVITE may have given the stream a new port
+            except pj.Error:
+                self._drop_player()
+        self.audio = audio
 
     def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:
         # The RFC 4733 payload type we offer is the one far ends overwhelmingly use (101), not
@@ -118,15 +141,15 @@ class Line(pj.Call):
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         # Both RFC 4733 (method 0) and SIP INFO application/dtmf-relay (method 1) arrive here.
-        self.notes.append((self, "digit", str(prm.digit)))
+        self.notes.append((self.report.id, "digit", str(prm.digit)))
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
-        self.notes.append((self, "transfer", (int(prm.statusCode), bool(prm.finalNotify))))
+        self.notes.append((self.report.id, "transfer", (int(prm.statusCode), bool(prm.finalNotify))))
 
     # Media, as the flow walk drives it (from the loop only).
     def play(self, wav: str) -> float:
         self.stop_playing()
-        if not wav or self.audio is None:
+        if not wav or self.audio is None or self.disconnected:
             return 0.0
         try:
             player = pj.AudioMediaPlayer()
@@ -139,15 +162,28 @@ class Line(pj.Call):
         return wav_seconds(wav)
 
     def stop_playing(self) -> None:
-        player, self.player = self.player, None
-        if player is not None and self.audio is not None:
+        player = self.player
+        if player is not None and self.audio is not None and not self.disconnected:
             try:
                 player.stopTransmit(self.audio)
             except pj.Error:
                 pass  # the call's media is already gone
         del player
+        self._drop_player()
+
+    def _drop_player(self) -> None:
+        """Destroys the player (its conference port goes with it, and every connection)."""
+        self.player = None
+
+    def release(self) -> None:
+        """The call has ended: let go of everything pjsua before the Line itself goes."""
+        self._drop_player()
+        self.audio = None
+        self.notes = []
 
     def transfer(self, number: str) -> bool:
+        if self.disconnected:
+            return False
         try:
             self.xfer(f"sip:{number}@{self.trunk_hostport}", pj.CallOpParam(True))
         except pj.Error as exc:
@@ -156,8 +192,8 @@ class Line(pj.Call):
         return True
 
     def hang_up(self) -> None:
-        if self.hung_up:
-            return
+        if self.hung_up or self.disconnected:
+            return  # never a second hangup, never one on an ended call
         self.hung_up = True
         if not self.report.answered:
             self.report.we_cancelled = True

@@ -3,7 +3,9 @@
 A call goes out on the first trunk that takes the number's country, is not skipped and has room
 in the shared limits (waiting, never failing, while none has); its prompts are rendered first,
 so the line plays files only. A trunk that answers 503, does not answer at all or fails at the
-transport level is skipped for a while and the call tries the next trunk at once. The outcome
+transport level is skipped for a while and the call tries the next trunk at once. A call refused
+on our own host (no line, makeCall refused) skips no trunk: it is not placed (`line_failed`,
+the attempt given back) unless an earlier trunk already had it. The outcome
 comes from the SIP outcome table; its instants are the campaign clock's at the INVITE plus the
 real seconds that followed, and talk time is the real time from answer to BYE.
 
@@ -73,6 +75,7 @@ class SipCarrier(Carrier):
         self.pool = LinePool(workers_for(max_calls), bind, public_addr, rtp_ports, trunks)
         self.skips = Skips()
         self._wavs: dict[tuple[str, str], str] = {}
+        self._unserved: set[str | None] = set()  # countries already logged as served by no trunk
         self._closing = asyncio.Event()
         self._closed: asyncio.Task[None] | None = None
 
@@ -104,8 +107,12 @@ class SipCarrier(Carrier):
         flow = await self._steps(call.flow) if call.flow is not None else None
         country = country_of(call.phone)
         if not serving(self.trunks, country):
+            # `failed`, which the strategy retries in vain; not placed would be dispatched again
+            # forever. Logged once per country, not once per call.
+            if country not in self._unserved:
+                self._unserved.add(country)
+                log.warning("no SIP trunk takes the number's country", extra={"country": country})
             now = self.clock.now()
-            log.warning("no SIP trunk takes the number's country", extra={"country": country})
             return CallOutcome(sip_outcomes.FAILED, now, None, now, 0, [])
         tried: set[str] = set()
         last: CallOutcome | None = None
@@ -120,6 +127,11 @@ class SipCarrier(Carrier):
             finally:
                 with contextlib.suppress(Exception):
                     await self.limits.release(trunk, call.attempt_id)
+            if ended.local_error:
+                log.warning("SIP call refused by its line", extra={"trunk": trunk.name, "error": ended.error})
+                if last is None:
+                    raise CallNotPlaced("line_failed")  # nothing left our host
+                return last
             last = self._outcome(ended, started, base)
             # A lost call (its worker died) may have reached the callee: never placed again.
             if ended.answered or ended.lost or not self._trunk_failed(ended):

@@ -8,6 +8,11 @@ and is over for us once the far end accepts it (a final 2xx NOTIFY; its BYE ends
 while a refused transfer goes on to `next`; `hangup` and the end of the flow hang up. A far-end
 BYE stops the walk where it is: `executed` holds the nodes run so far, in order.
 
+Digits are kept with the instant they were heard until the walk has moved: the worker hands over
+a step's digits before its clock tick, so a digit heard in the step where a `say` ran out
+reaches the gather that follows (its prompt started when the `say` ended), while one heard
+earlier in the `say` is not listened to.
+
 The walk never touches pjsua itself: it drives a `Media` (the line), so its rules read apart
 from the SIP plumbing, and every step is taken from the worker's main loop.
 """
@@ -64,11 +69,15 @@ class FlowWalk:
         self.current: Step | None = None
         self.until = 0.0  # say: end of the prompt; gather: end of the wait for a digit
         self.done = False
+        self.heard: list[tuple[float, str]] = []  # digits no node has listened to yet
 
     def begin(self, now: float) -> None:
         self._enter(self.start, now)
 
-    def _enter(self, node_id: str, now: float) -> None:
+    def _enter(self, node_id: str, now: float, since: float | None = None) -> None:
+        """Runs `node_id` from `now`; `since` is when it really began (a prompt that ran out
+        between two ticks), so a gather hears the digits that came after it."""
+        heard, self.heard = self.heard, []
         step = self.steps.get(node_id)
         # A valid flow is acyclic; the bound guards against a stored flow that is not.
         if step is None or len(self.executed) > len(self.steps):
@@ -80,6 +89,10 @@ class FlowWalk:
             self.until = now + self.media.play(step.wav)
         elif step.type == "gather":
             self.until = now + self.media.play(step.wav) + step.timeout_seconds
+            start = now if since is None else since
+            early = next((digit for at, digit in heard if at >= start), None)
+            if early is not None:
+                self.digit(early, now)
         elif step.type == "transfer":
             self.until = now + TRANSFER_WAIT_SECONDS
             if not self.media.transfer(step.to):
@@ -100,7 +113,7 @@ class FlowWalk:
         if self.done or step is None or now < self.until:
             return
         if step.type == "say":
-            self._enter(step.next, now)
+            self._enter(step.next, now, since=self.until)
         elif step.type == "gather":
             self.media.stop_playing()
             self._enter(step.no_input, now)
@@ -110,7 +123,10 @@ class FlowWalk:
     def digit(self, digit: str, now: float) -> None:
         """A DTMF digit from the far end (RFC 4733 or SIP INFO); only a gather listens."""
         step = self.current
-        if self.done or step is None or step.type != "gather":
+        if self.done or step is None:
+            return
+        if step.type != "gather":
+            self.heard.append((now, digit))  # the next gather may have begun before it came
             return
         self.media.stop_playing()
         self._enter(step.options.get(digit) or step.no_input, now)

@@ -4,7 +4,8 @@ The pjsua2 build holds at most LINES calls per process, so a replica runs ceil(m
 LINES) workers, each on its own SIP port (SIP_BIND's port + i, or any free port for 0) and its
 own slice of RTP_PORTS. A call takes a free line (waiting while none is free) and gets exactly
 one `ended` report back. A worker that dies ends its calls as transport errors and is started
-again; the pool never loses a waiting caller.
+again; the pool never loses a waiting caller. A call refused on our own host (no line, the
+worker unreachable, makeCall refused) is reported `local_error`: nothing reached the trunk.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Ended:
     responded: bool
     transport_error: bool
     error: str = ""
+    local_error: bool = False  # refused on our host before any INVITE left: no trunk is to blame
     lost: bool = False  # the worker died (or was unreachable): what happened on the wire is unknown
 
     @classmethod
@@ -52,7 +54,8 @@ class Ended:
                    we_cancelled=bool(raw.get("we_cancelled")), answered=bool(raw.get("answered")),
                    answered_at=raw.get("answered_at"), ended_at=float(raw.get("ended_at") or time.monotonic()),
                    node_ids=list(raw.get("node_ids") or []), responded=bool(raw.get("responded")),
-                   transport_error=bool(raw.get("transport_error")), error=raw.get("error") or "")
+                   transport_error=bool(raw.get("transport_error")), error=raw.get("error") or "",
+                   local_error=bool(raw.get("local_error")))
 
     @classmethod
     def vanished(cls, call_id: str, error: str) -> Ended:
@@ -176,7 +179,8 @@ class LinePool:
             if not self._send(worker, {"cmd": "place", **command}):
                 worker.calls.pop(call_id, None)
                 self._note_idle()
-                return Ended.vanished(call_id, "line worker unavailable")
+                return Ended(call_id, None, "", False, False, None, time.monotonic(), [], False, False,
+                             "line worker unavailable", local_error=True)
             if sent is not None:
                 sent.set()
             try:

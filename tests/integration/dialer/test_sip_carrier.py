@@ -25,6 +25,7 @@ from kernel.clock import Clock
 from kernel.settings import Settings
 from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, make_carrier
 from services.dialer.adapters.sip_carrier import CarrierClosed, SipCarrier
+from services.dialer.adapters.sip_flow import FlowWalk, Step
 from services.dialer.adapters.trunk_limits import TrunkLimits
 from services.dialer.domain.flows import Flow, FlowNode
 from services.dialer.domain.trunks import Address, Trunk, TrunkConfigError
@@ -407,3 +408,82 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached"
         await asyncio.sleep(0.02)
+
+
+async def test_a_call_in_the_slot_of_an_ended_call_is_not_hung_up_by_it(far_ends, limits, prompts):
+    """pjsua hands out call slots in turn, and a Call object destroyed late hangs up whatever
+    call holds its slot by then: the fifth call reuses the first call's slot and must run whole."""
+    sipp = far_ends("answer_silent", calls=5)  # any CANCEL or early BYE fails the scenario
+    long = Flow("long", "welcome", (
+        FlowNode(id="welcome", type="say", text="Welcome, this is a long message", next="bye"),
+        FlowNode(id="bye", type="hangup")))
+    async with sip_carrier([trunk(sipp)], limits, prompts) as carrier:
+        first = asyncio.create_task(carrier.place(request(long)))  # slot 0, ends last
+        await wait_for(lambda: carrier.pool.busy() == 1)
+        await asyncio.sleep(0.3)
+        shorts = await asyncio.gather(*(carrier.place(request(short_flow())) for _ in range(3)))  # slots 1-3
+        assert [o.outcome for o in shorts] == ["answered"] * 3
+        assert (await first).outcome == "answered"
+        await asyncio.sleep(1.0)  # the worker idles with no call
+        fifth = await asyncio.wait_for(carrier.place(request(short_flow())), 20)  # slot 0 again
+        assert (fifth.outcome, fifth.node_ids) == ("answered", ["hello", "bye"])
+    assert_far_end_ok(sipp)
+
+
+async def test_a_call_refused_on_our_host_is_not_placed_and_skips_no_trunk(far_ends, limits, prompts):
+    sipp = far_ends("answer_silent")
+    known = trunk(sipp)
+    async with sip_carrier([known], limits, prompts) as carrier:
+        # A trunk the line workers were not started with: the line refuses the call locally.
+        stranger = Trunk(f"t-stranger-{uuid.uuid4().hex[:6]}", "127.0.0.1", sipp.port, "udp", None, None,
+                         max_calls_per_second=50, max_concurrent_calls=10, countries=None)
+        carrier.trunks = (stranger, known)
+        with pytest.raises(CallNotPlaced) as refused:
+            await carrier.place(request(short_flow()))
+        assert refused.value.reason == "line_failed"
+        assert not carrier.skips.is_skipped(stranger.name, time.monotonic())
+        carrier.trunks = (known,)
+        outcome = await carrier.place(request(short_flow()))
+        assert (outcome.outcome, outcome.node_ids) == ("answered", ["hello", "bye"])
+    assert_far_end_ok(sipp)
+
+
+class Played:
+    """The walk's media as a list of what it was asked to do (the walk's rules, without SIP)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.done: list[str] = []
+
+    def play(self, wav: str) -> float:
+        self.done.append(f"play {wav}")
+        return self.seconds
+
+    def stop_playing(self) -> None:
+        self.done.append("stop")
+
+    def transfer(self, number: str) -> bool:
+        return False
+
+    def hang_up(self) -> None:
+        self.done.append("hangup")
+
+
+def test_a_digit_heard_as_a_say_runs_out_reaches_the_gather_after_it():
+    steps = {s.id: s for s in (Step("hi", "say", next="menu", wav="hi.wav"),
+                               Step("menu", "gather", wav="menu.wav", options={"1": "one"}, no_input="none",
+                                    timeout_seconds=3),
+                               Step("one", "hangup"), Step("none", "hangup"))}
+    early = FlowWalk("hi", steps, Played(1.0))
+    early.begin(0.0)
+    early.digit("1", 0.5)  # during the say: not listened to
+    early.tick(1.01)
+    early.tick(6.0)
+    assert early.executed == ["hi", "menu", "none"]
+    # The worker hands over a step's digits before its tick: the say ran out at 1.0, the digit
+    # came in the same step (1.01), after the gather's prompt began.
+    late = FlowWalk("hi", steps, Played(1.0))
+    late.begin(0.0)
+    late.digit("1", 1.01)
+    late.tick(1.01)
+    assert late.executed == ["hi", "menu", "one"] and late.done
