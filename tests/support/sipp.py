@@ -2,18 +2,20 @@
 
 A scenario of tests/sipp/ is written out with its placeholders filled (CALLER_ID, CALLEE, DIGIT,
 TRANSFER_TO, ...; NAME_RE is NAME's value as a regexp literal), so the scenario itself checks the caller ID and the Request-URI with
-`<ereg check_it="true">`: SIPp fails the call otherwise. A missing `sipp` fails the test with
-what to install; it is never skipped.
+`<ereg check_it="true">`: SIPp fails the call otherwise. What a scenario's `<log>` actions write
+is read back with `log()`; `finish()` ends a far end whose number of calls the test does not know
+in advance. A missing `sipp` fails the test with what to install; it is never skipped.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,7 @@ class SippResult:
     successful: int
     failed: int
     errors: str
+    created: int = 0  # calls SIPp received (its "Incoming calls created")
 
     @property
     def ok(self) -> bool:
@@ -70,11 +73,14 @@ class Sipp:
     """One SIPp UAS: start(), then wait() for its result; stop() always (kills if still running)."""
 
     def __init__(self, scenario: str, workdir: Path, *, calls: int = 1, transport: str = "u1",
+                 timeout: str = "60s", extra_args: Sequence[str] = (),
                  **placeholders: str | Callable[[Sipp], str]):
         self.scenario = scenario
         self.workdir = workdir
         self.calls = calls
         self.transport = transport
+        self.timeout = timeout  # SIPp's own: it stops (and fails) once it has run this long
+        self.extra_args = list(extra_args)  # e.g. an injection file: -inf PATH -infindex NAME 0
         self.placeholders = placeholders
         self.port = free_udp_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -102,7 +108,8 @@ class Sipp:
         self.process = subprocess.Popen(
             [binary, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port), "-t", self.transport,
              "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", str(self.calls), "-nostdin",
-             "-timeout", "60s", "-timeout_error",
+             "-timeout", self.timeout, "-timeout_error", *self.extra_args,
+             "-trace_logs", "-log_file", str(self.workdir / f"{self.name}.logs.log"),
              "-trace_err", "-error_file", str(self.workdir / f"{self.name}.errors.log"),
              "-trace_screen", "-screen_file", str(self.workdir / f"{self.name}.screen.log"),
              "-trace_msg", "-message_file", str(self.workdir / f"{self.name}.messages.log")],
@@ -144,7 +151,18 @@ class Sipp:
             raise AssertionError(f"SIPp {self.scenario} still running after {timeout}s:\n{self.messages()}") from None
         screen = self._read("screen.log")
         return SippResult(code, _count(screen, "Successful call"), _count(screen, "Failed call"),
-                          self._read("errors.log"))
+                          self._read("errors.log"), _count(screen, "Incoming calls created"))
+
+    def finish(self, timeout: float = 30.0) -> SippResult:
+        """SIPp's graceful exit (SIGUSR1): no new call is taken, calls under way end, then its result."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)
+        return self.wait(timeout)
+
+    def log(self) -> list[str]:
+        """The lines the scenario's `<log>` actions wrote, in order."""
+        return [line for line in self._read("logs.log").splitlines() if line.strip()]
 
     def messages(self) -> str:
         return self._read("messages.log")[-6000:]
