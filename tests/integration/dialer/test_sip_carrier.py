@@ -270,6 +270,21 @@ async def test_far_end_bye_mid_prompt_reports_the_nodes_so_far(far_ends, limits,
     assert outcome.talk_seconds == 1
 
 
+async def test_a_reinvite_and_an_update_mid_call_are_answered_and_the_flow_goes_on(far_ends, limits, prompts):
+    sipp = far_ends("answer_reinvite")  # fails unless both get 200, the re-INVITE's with SDP
+    flow = Flow("long", "welcome", (
+        FlowNode(id="welcome", type="say", text="Welcome, this is a long message", next="bye"),
+        FlowNode(id="bye", type="hangup")))
+    async with sip_carrier([trunk(sipp)], limits, prompts) as carrier:
+        outcome = await carrier.place(request(flow))
+    assert_far_end_ok(sipp)
+    answers = sipp.messages()
+    assert "CSeq: 1 INVITE" in answers and "CSeq: 2 UPDATE" in answers  # our 200s, logged by SIPp
+    # The 5 s prompt played on across the session change, then our BYE.
+    assert (outcome.outcome, outcome.node_ids) == ("answered", ["welcome", "bye"])
+    assert outcome.talk_seconds == 5
+
+
 async def test_refer_accepted_ends_answered_with_the_transfer_node(far_ends, limits, prompts):
     sipp = far_ends("answer_refer", TRANSFER_TO=TRANSFER_TO)
     flow = Flow("xfer", "hello", (
