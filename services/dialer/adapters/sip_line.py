@@ -123,12 +123,22 @@ class Worker:
         tcfg.port = cfg.port
         if cfg.public_addr:
             tcfg.publicAddress = cfg.public_addr
-        udp = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        name = self.ep.transportGetInfo(udp).localName
-        self.host, port = name.rsplit(":", 1)
-        if any(t["transport"] == "tcp" for t in cfg.trunks):
+        wants_tcp = any(t["transport"] == "tcp" for t in cfg.trunks)
+        for tries_left in range(20, -1, -1):
+            tcfg.port = cfg.port
+            udp = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+            self.host, port = self.ep.transportGetInfo(udp).localName.rsplit(":", 1)
+            if not wants_tcp:
+                break
             tcfg.port = int(port)
-            self.ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
+            try:
+                self.ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
+                break
+            except pj.Error:
+                # Any free UDP port was taken; its TCP twin may be busy: take another pair.
+                if cfg.port or not tries_left:
+                    raise
+                self.ep.transportClose(udp)
         self.ep.audDevManager().setNullDev()
         self.ep.libStart()
         for codec in self.ep.codecEnum2():
