@@ -16,6 +16,13 @@ from kernel.timefmt import parse_iso
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc, events_pb2
 from outbound.execution.v1 import events_pb2 as execution_events
+from services.dialer.adapters.call_repository import CallRepository
+from services.dialer.adapters.did_repository import DidRepository
+from services.dialer.adapters.did_slots import DidSlots
+from services.dialer.adapters.flow_repository import FlowRepository
+from services.dialer.adapters.publisher import ResultPublisher
+from services.dialer.placement import Placement
+from services.dialer.settlement import Settlement
 from tests.support.system import HANG_GUARD_SECONDS
 
 MENU_FLOW = dialer_pb2.CreateFlowRequest(name="Menu", start_node_id="welcome", nodes=[
@@ -170,3 +177,13 @@ async def settled(stubs: Stubs, org: str, timeout: float = HANG_GUARD_SECONDS) -
         if not credits.reserved or time.monotonic() >= deadline:
             return credits
         await asyncio.sleep(0.05)
+
+
+def in_process_placement(engine, redis, accounts, bus: Bus, carrier) -> Placement:
+    """A placement in the test's own process, on the system's servers, with the test's carrier."""
+    calls = CallRepository(engine)
+    return Placement(
+        calls=calls, dids=DidRepository(engine), flows=FlowRepository(engine),
+        slots=DidSlots(redis, lease_seconds=60), accounts=accounts, carrier=carrier,
+        publisher=ResultPublisher(bus.js), settlement=Settlement(calls=calls, accounts=accounts),
+        owner="test-placement", did_cap=5, lease_seconds=60)

@@ -16,16 +16,17 @@ from redis.asyncio import Redis
 
 from kernel.clock import get_clock
 from kernel.db import create_engine
-from services.dialer.adapters.call_repository import CallRepository
 from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, Carrier
-from services.dialer.adapters.did_repository import DidRepository
-from services.dialer.adapters.did_slots import DidSlots
-from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.peers import Accounts
-from services.dialer.adapters.publisher import ResultPublisher
-from services.dialer.placement import ACK, Placement
-from services.dialer.settlement import Settlement
-from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world, settled
+from services.dialer.placement import ACK
+from tests.integration.dialer.helpers import (
+    Bus,
+    dial_request,
+    dialer_system,
+    in_process_placement,
+    new_world,
+    settled,
+)
 
 
 class WaitingCarrier(Carrier):
@@ -61,7 +62,6 @@ def world(dialer):
 async def test_the_last_check_runs_after_the_carriers_wait(world, pause):
     system, stubs, org, flow, did = world
     engine = create_engine(system.database_url, "dialer", pool_size=2)
-    calls = CallRepository(engine)
     redis = Redis.from_url(system.redis_url)
     accounts = Accounts(system.env["ACCOUNT_ADDR"])
     execution = str(uuid.uuid4())
@@ -70,11 +70,7 @@ async def test_the_last_check_runs_after_the_carriers_wait(world, pause):
     balance_before = stubs.credits(org).balance
     try:
         async with Bus(system.nats_url, system.redis_url) as bus:
-            placement = Placement(
-                calls=calls, dids=DidRepository(engine), flows=FlowRepository(engine),
-                slots=DidSlots(redis, lease_seconds=60), accounts=accounts, carrier=carrier,
-                publisher=ResultPublisher(bus.js), settlement=Settlement(calls=calls, accounts=accounts),
-                owner="test-placement", did_cap=5, lease_seconds=60)
+            placement = in_process_placement(engine, redis, accounts, bus, carrier)
             await bus.gate(execution, True)
             handling = asyncio.create_task(placement.handle(request, stream_seq=1))
             await asyncio.wait_for(carrier.waiting.wait(), 30)

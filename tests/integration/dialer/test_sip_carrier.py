@@ -123,6 +123,13 @@ def menu_flow(timeout: int = 3) -> Flow:
     ))
 
 
+def long_flow() -> Flow:
+    """A 5 s prompt, then bye: long enough for something to happen mid-call."""
+    return Flow("long", "welcome", (
+        FlowNode(id="welcome", type="say", text="Welcome, this is a long message", next="bye"),
+        FlowNode(id="bye", type="hangup")))
+
+
 def short_flow() -> Flow:
     return Flow("hello", "hello", (FlowNode(id="hello", type="say", text="Hello", next="bye"),
                                    FlowNode(id="bye", type="hangup")))
@@ -272,9 +279,7 @@ async def test_far_end_bye_mid_prompt_reports_the_nodes_so_far(far_ends, limits,
 
 async def test_a_reinvite_and_an_update_mid_call_are_answered_and_the_flow_goes_on(far_ends, limits, prompts):
     sipp = far_ends("answer_reinvite")  # fails unless both get 200, the re-INVITE's with SDP
-    flow = Flow("long", "welcome", (
-        FlowNode(id="welcome", type="say", text="Welcome, this is a long message", next="bye"),
-        FlowNode(id="bye", type="hangup")))
+    flow = long_flow()
     async with sip_carrier([trunk(sipp)], limits, prompts) as carrier:
         outcome = await carrier.place(request(flow))
     assert_far_end_ok(sipp)
@@ -347,9 +352,7 @@ async def test_the_far_end_refuses_another_caller_id_and_a_wrong_digest(far_ends
 
 async def test_a_dead_line_worker_fails_its_call_and_is_started_again(far_ends, limits, prompts):
     sipp = far_ends("answer_silent", calls=2)
-    flow = Flow("long", "welcome", (
-        FlowNode(id="welcome", type="say", text="Welcome, this is a long message", next="bye"),
-        FlowNode(id="bye", type="hangup")))
+    flow = long_flow()
     async with sip_carrier([trunk(sipp)], limits, prompts) as carrier:
         placing = asyncio.create_task(carrier.place(request(flow)))
         await wait_for(lambda: carrier.pool.busy() == 1)
@@ -370,9 +373,7 @@ async def test_a_dead_line_worker_fails_its_call_and_is_started_again(far_ends, 
 
 async def test_close_lets_calls_run_until_the_grace_then_sends_bye(far_ends, limits, prompts):
     sipp = far_ends("answer_silent")
-    flow = Flow("long", "welcome", (
-        FlowNode(id="welcome", type="say", text="Welcome, this is a long message", next="bye"),
-        FlowNode(id="bye", type="hangup")))
+    flow = long_flow()
     async with sip_carrier([trunk(sipp)], limits, prompts) as carrier:
         placing = asyncio.create_task(carrier.place(request(flow)))
         await wait_for(lambda: carrier.pool.busy() == 1)

@@ -18,15 +18,10 @@ from kernel.clock import get_clock
 from kernel.db import create_engine
 from services.dialer.adapters.call_repository import CallRepository
 from services.dialer.adapters.carrier import CallOutcome, CallRequest, Carrier
-from services.dialer.adapters.did_repository import DidRepository
-from services.dialer.adapters.did_slots import DidSlots
-from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.peers import Accounts
-from services.dialer.adapters.publisher import ResultPublisher
 from services.dialer.domain.attempts import NewAttempt
-from services.dialer.placement import ACK, Placement
-from services.dialer.settlement import Settlement
-from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world
+from services.dialer.placement import ACK
+from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, in_process_placement, new_world
 
 BUSY_WITH_CAUSE = "+212600000486"
 
@@ -55,7 +50,6 @@ def world(dialer):
 async def test_sip_code_and_q850_cause_are_stored_published_and_listed(world):
     system, stubs, org, flow, did = world
     engine = create_engine(system.database_url, "dialer", pool_size=2)
-    calls = CallRepository(engine)
     redis = Redis.from_url(system.redis_url)
     accounts = Accounts(system.env["ACCOUNT_ADDR"])
     execution = str(uuid.uuid4())
@@ -63,11 +57,7 @@ async def test_sip_code_and_q850_cause_are_stored_published_and_listed(world):
     plain = dial_request(org, flow, [did], "+212600000777", execution_id=execution)
     try:
         async with Bus(system.nats_url, system.redis_url) as bus:
-            placement = Placement(
-                calls=calls, dids=DidRepository(engine), flows=FlowRepository(engine),
-                slots=DidSlots(redis, lease_seconds=60), accounts=accounts, carrier=FixedCarrier(),
-                publisher=ResultPublisher(bus.js), settlement=Settlement(calls=calls, accounts=accounts),
-                owner="test-placement", did_cap=5, lease_seconds=60)
+            placement = in_process_placement(engine, redis, accounts, bus, FixedCarrier())
             for seq, request in enumerate((busy, plain), start=1):
                 await bus.gate(execution, True)
                 assert await placement.handle(request, stream_seq=seq) == ACK
