@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
+
 from kernel.clock import Clock, get_clock
 from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.sip_pool import LINES, Ended, LinePool
@@ -76,6 +78,7 @@ class SipCarrier(Carrier):
         self.skips = Skips()
         self._wavs: dict[tuple[str, str], str] = {}
         self._unserved: set[str | None] = set()  # countries already logged as served by no trunk
+        self._limits_down = False  # the last ask for trunk room failed on Redis (logged once)
         self._closing = asyncio.Event()
         self._closed: asyncio.Task[None] | None = None
 
@@ -161,11 +164,26 @@ class SipCarrier(Carrier):
             if not options and give_up:
                 return None
             for trunk in options:
-                if await self.limits.acquire(trunk, call_id, TRUNK_LEASE_SECONDS):
+                if await self._room(trunk, call_id):
                     return trunk
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), pause)
             pause = min(pause * 2, ROOM_POLL_SECONDS[1])
+
+    async def _room(self, trunk: Trunk, call_id: str) -> bool:
+        """The trunk's shared limits gave this call a slot. Redis out of reach means no room is
+        known: the call waits, as for a full trunk, rather than failing or going over the limits."""
+        try:
+            taken = await self.limits.acquire(trunk, call_id, TRUNK_LEASE_SECONDS)
+        except (RedisError, OSError) as exc:
+            if not self._limits_down:
+                self._limits_down = True
+                log.warning("trunk limits unreachable; calls wait", extra={"error": repr(exc)})
+            return False
+        if self._limits_down:
+            self._limits_down = False
+            log.info("trunk limits reachable again")
+        return taken
 
     async def _call(self, call: CallRequest, trunk: Trunk, flow: dict[str, Any] | None
                     ) -> tuple[Ended, datetime, float]:

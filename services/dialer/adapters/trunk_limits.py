@@ -6,12 +6,20 @@ sorted set of the calls started within the last second, scored by their start. T
 server time, so replicas agree. A dialer that dies leaves leases that simply expire; a live call
 renews its lease while it runs. A call refused for lack of room takes nothing (not even a start
 in the window): the caller waits and asks again, it does not fail the call.
+
+Acquires and releases of the calls under way go through coalescers: every ask waiting while a
+round trip is out leaves in the next pipeline, one script run per ask, so a wave of calls costs a
+few round trips instead of one each (the pool of connections stays far from exhausted).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from redis.asyncio import Redis
 
+from services.dialer.adapters.batching import Coalescer
 from services.dialer.domain.trunks import Trunk
 
 WINDOW_MS = 1000
@@ -87,22 +95,38 @@ def _lease_ms(lease_seconds: float) -> int:
     return max(1, int(lease_seconds * 1000))
 
 
-class TrunkLimits:
-    """acquire / renew / release of one call's room on a trunk; one round trip each."""
+@dataclass(frozen=True)
+class _Ask:
+    trunk: Trunk
+    call_id: str
+    lease_ms: int = 0
 
-    def __init__(self, redis: Redis):
+
+class TrunkLimits:
+    """acquire / renew / release of one call's room on a trunk."""
+
+    def __init__(self, redis: Redis, max_batch: int = 500):
         self.redis = redis
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._in_use = redis.register_script(_IN_USE)
+        self._acquires: Coalescer[_Ask, bool] = Coalescer(self._acquire_many, max_batch=max_batch)
+        self._releases: Coalescer[_Ask, None] = Coalescer(self._release_many, max_batch=max_batch)
 
     async def acquire(self, trunk: Trunk, call_id: str, lease_seconds: float) -> bool:
         """True when the call now holds a slot on the trunk (within both limits); False: no room
-        now, nothing taken — wait and ask again. Asking again while holding extends the lease."""
-        taken = await self._acquire(keys=[calls_key(trunk.name), starts_key(trunk.name)],
-                                    args=[call_id, _lease_ms(lease_seconds), trunk.max_concurrent_calls,
-                                          trunk.max_calls_per_second])
-        return int(taken) == 1
+        now, nothing taken — wait and ask again. Asking again while holding extends the lease.
+        A Redis error is raised to the caller, who knows nothing was taken."""
+        return await self._acquires(_Ask(trunk, call_id, _lease_ms(lease_seconds)))
+
+    async def _acquire_many(self, asks: list[_Ask]) -> Sequence[bool | BaseException]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ask in asks:
+                await self._acquire(keys=[calls_key(ask.trunk.name), starts_key(ask.trunk.name)],
+                                    args=[ask.call_id, ask.lease_ms, ask.trunk.max_concurrent_calls,
+                                          ask.trunk.max_calls_per_second], client=pipe)
+            answers = await pipe.execute(raise_on_error=False)
+        return [a if isinstance(a, BaseException) else int(a) == 1 for a in answers]
 
     async def renew(self, trunk: Trunk, call_id: str, lease_seconds: float) -> bool:
         """Extend the call's lease from now; False when it had already expired (the slot is lost)."""
@@ -111,7 +135,14 @@ class TrunkLimits:
 
     async def release(self, trunk: Trunk, call_id: str) -> None:
         """Give the slot back (the call's start still counts in the last second's window)."""
-        await self.redis.zrem(calls_key(trunk.name), call_id)
+        await self._releases(_Ask(trunk, call_id))
+
+    async def _release_many(self, asks: list[_Ask]) -> Sequence[None | BaseException]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ask in asks:
+                pipe.zrem(calls_key(ask.trunk.name), ask.call_id)
+            answers = await pipe.execute(raise_on_error=False)
+        return [a if isinstance(a, BaseException) else None for a in answers]
 
     async def in_use(self, trunk: Trunk) -> int:
         """Calls holding a live lease on the trunk."""
