@@ -187,6 +187,15 @@ def assert_calls_are_what_the_far_end_answered(calls: list[dict[str, Any]], answ
                 assert call["answeredAt"] is None and call["talkSeconds"] == 0, call
 
 
+def diagnosis(campaigns: Campaigns, end: FarEnd, result: SippResult) -> str:
+    """What a failed far-end check needs first: SIPp's errors, the dialer's warnings, then messages."""
+    logs = sorted((campaigns.system.workdir / "logs").glob("dialer-*.log"))
+    notable = [line for path in logs for line in path.read_text(errors="replace").splitlines()
+               if any(word in line for word in ("WARNING", "ERROR", "sip_line", "Traceback", "Error"))]
+    return "\n".join([f"{result.created} created, {result.successful} successful, {result.failed} failed",
+                      result.errors[-1500:], *notable[-30:], end.sipp.messages()[-2000:]])
+
+
 def test_a_campaign_of_fifty_contacts_counts_what_the_far_end_answered(campaigns: Campaigns):
     tenant, end = campaigns.tenant, campaigns.morocco
     kinds = numbers(end, {DIGIT: 20, SILENT: 12, BUSY: 6, BUSY_ONCE: 6, MISSING: 6})
@@ -201,7 +210,7 @@ def test_a_campaign_of_fifty_contacts_counts_what_the_far_end_answered(campaigns
 
     # SIPp's own counts: every call it received passed its caller-ID and Request-URI checks and
     # ended as the scenario wanted; the history lists exactly those calls.
-    assert result.ok and result.successful == result.created == len(calls), (result, end.sipp.messages())
+    assert result.ok and result.successful == result.created == len(calls), diagnosis(campaigns, end, result)
     said = Counter(a.status for per_number in answers.values() for a in per_number)
     assert sum(said.values()) == len(calls)
     outcomes = Counter(c["outcome"] for c in calls)
@@ -263,7 +272,7 @@ def test_auto_pause_counts_real_calls_reaching_the_gather_branch(campaigns: Camp
     assert len(tenant.calls(execution_id)) == len(calls)
 
     result, answers = finished(end)
-    assert result.ok and result.successful == result.created == len(calls), (result, end.sipp.messages())
+    assert result.ok and result.successful == result.created == len(calls), diagnosis(campaigns, end, result)
     digits_sent = sum(a.what == "digit" for per_number in answers.values() for a in per_number)
     assert digits_sent == len(confirmed) == rule["threshold"]
     assert_calls_are_what_the_far_end_answered(calls, answers)

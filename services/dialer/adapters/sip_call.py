@@ -199,8 +199,8 @@ class Line(pj.Call):
             self.report.we_cancelled = True
         try:
             self.hangup(pj.CallOpParam(True))
-        except pj.Error:
-            pass  # already ending
+        except pj.Error as exc:
+            log(f"call {self.report.id}: hangup refused: {exc.info()}")  # pjsua ends it, or its BYE is already out
 
 
 class Idle:
