@@ -1,15 +1,19 @@
 """A SIP line worker: one pjsua2 endpoint placing up to LINES calls (`python -m
-services.dialer.adapters.sip_line`), driven by the SIP carrier (adapters.sip_carrier).
+services.dialer.adapters.sip_line`), driven by the SIP carrier (adapters.sip_carrier) over JSON
+lines on stdin and stdout (adapters.sip_line_io); its endpoint is set up in
+adapters.sip_line_endpoint.
 
 PJSIP does the SIP transactions, digest auth, session timers, CANCEL, REFER, INFO, RTP, G.711,
 RFC 4733 and WAV playback in C; this process only decides. Every pjsua call comes from the main
 thread (threadCnt 0, RTP polled by the SIP ioqueue, libHandleEvents in the loop, stdin read there
 too): the wheel releases the GIL inside pjsua, so a second Python thread could run a garbage
 collection that destroys pjsua objects under the main thread's feet. Callbacks note what
-happened and the loop acts on it. Protocol, one JSON object per line:
+happened and the loop acts on it.
 
-  stdin:  the configuration first (`Config`), then {"cmd": "place", ...} and {"cmd": "stop", "id"?}
-  stdout: {"event": "ready", "host", "port"} once, then one {"event": "ended", ...} per placed call
+While a call is under way, each loop step waits at most TICK_MS in pjsua (prompt timing and
+the digit windows depend on it). With no call the worker sleeps on stdin instead, for up to
+IDLE_WAIT_SECONDS, then polls pjsua without waiting: a `place` is taken the moment it arrives,
+SIP reaching an idle worker waits at most that long, and an idle worker costs almost no CPU.
 
 Ownership: `Worker.calls` is the only holder of a Line (its walk drives it; notes name it by id;
 no loop variable keeps one). A call is over for us when pjsua reports it DISCONNECTED, and the
@@ -24,8 +28,6 @@ from __future__ import annotations
 import faulthandler
 import gc
 import json
-import os
-import select
 import sys
 import time
 import weakref
@@ -36,52 +38,14 @@ import pjsua2 as pj
 
 from services.dialer.adapters.sip_call import Line, Note, Report, log
 from services.dialer.adapters.sip_flow import FlowWalk, Step
+from services.dialer.adapters.sip_line_endpoint import start_endpoint, trunk_account
+from services.dialer.adapters.sip_line_io import Config, Stdin, claim_stdout, emit
 from services.dialer.adapters.sip_pool import LINES
 
-TICK_MS = 10
+TICK_MS = 10  # while a call is under way
+IDLE_WAIT_SECONDS = 0.2  # with no call: the longest sleep on stdin (SIP waits this long at most)
 EXIT_WAIT_SECONDS = 10.0  # after end of stdin, the longest wait for calls to end before exiting
 GC_EVERY_SECONDS = 10.0  # the cyclic collector runs here, between steps, never on its own
-
-
-@dataclass
-class Config:
-    host: str
-    port: int
-    public_addr: str | None
-    rtp_lo: int
-    rtp_hi: int
-    trunks: list[dict[str, Any]]  # name, hostport, transport, username, password
-
-
-_out_fd = 1
-
-
-def emit(obj: dict[str, Any]) -> None:
-    os.write(_out_fd, (json.dumps(obj) + "\n").encode())
-
-
-class Stdin:
-    """JSON lines from fd 0, read on the main thread without blocking it (`closed` at the end)."""
-
-    def __init__(self) -> None:
-        self.buffer, self.closed = b"", False
-
-    def first(self) -> str:
-        """The first line (the configuration), waiting for it; "" at end of input."""
-        while b"\n" not in self.buffer and (chunk := os.read(0, 65536)):
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode()
-
-    def poll(self) -> list[dict[str, Any]]:
-        """The commands that arrived since the last call."""
-        while not self.closed and select.select([0], [], [], 0)[0]:
-            chunk = os.read(0, 65536)
-            self.closed, self.buffer = not chunk, self.buffer + chunk
-            if len(chunk) < 65536:
-                break
-        *lines, self.buffer = self.buffer.split(b"\n")
-        return [json.loads(raw) for raw in lines if raw.strip()]
 
 
 @dataclass
@@ -103,69 +67,10 @@ class Worker:
         self.host = config.host
 
     def start(self) -> None:
-        cfg = self.config
-        self.ep.libCreate()
-        ep_cfg = pj.EpConfig()
-        ep_cfg.uaConfig.threadCnt = 0
-        ep_cfg.uaConfig.mainThreadOnly = True
-        ep_cfg.uaConfig.maxCalls = LINES
-        ep_cfg.uaConfig.userAgent = "Outbound"
-        ep_cfg.medConfig.clockRate = 8000
-        ep_cfg.medConfig.sndClockRate = 8000
-        ep_cfg.medConfig.hasIoqueue = False  # RTP (and so RFC 4733 digits) on the main thread
-        ep_cfg.medConfig.threadCnt = 0
-        ep_cfg.medConfig.noVad = True
-        ep_cfg.logConfig.level = 2
-        ep_cfg.logConfig.consoleLevel = 2
-        self.ep.libInit(ep_cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.boundAddress = cfg.host
-        tcfg.port = cfg.port
-        if cfg.public_addr:
-            tcfg.publicAddress = cfg.public_addr
-        wants_tcp = any(t["transport"] == "tcp" for t in cfg.trunks)
-        for tries_left in range(20, -1, -1):
-            tcfg.port = cfg.port
-            udp = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-            self.host, port = self.ep.transportGetInfo(udp).localName.rsplit(":", 1)
-            if not wants_tcp:
-                break
-            tcfg.port = int(port)
-            try:
-                self.ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
-                break
-            except pj.Error:
-                # Any free UDP port was taken; its TCP twin may be busy: take another pair.
-                if cfg.port or not tries_left:
-                    raise
-                self.ep.transportClose(udp)
-        self.ep.audDevManager().setNullDev()
-        self.ep.libStart()
-        for codec in self.ep.codecEnum2():
-            self.ep.codecSetPriority(codec.codecId, 0)
-        self.ep.codecSetPriority("PCMU/8000", 255)
-        self.ep.codecSetPriority("PCMA/8000", 254)
-        for trunk in cfg.trunks:
-            self.accounts[trunk["name"]] = (self._account(trunk), trunk)
-        emit({"event": "ready", "host": self.host, "port": int(port)})
-
-    def _account(self, trunk: dict[str, Any]) -> pj.Account:
-        cfg = self.config
-        acfg = pj.AccountConfig()
-        acfg.idUri = f"sip:outbound@{self.host}"
-        acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL  # honoured when the far end asks
-        acfg.callConfig.prackUse = pj.PJSUA_100REL_NOT_USED
-        if trunk.get("username"):
-            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", trunk["username"], 0, trunk["password"]))
-        media = acfg.mediaConfig.transportConfig
-        media.boundAddress = cfg.host
-        if cfg.public_addr:
-            media.publicAddress = cfg.public_addr
-        media.port = cfg.rtp_lo
-        media.portRange = cfg.rtp_hi - cfg.rtp_lo
-        account = pj.Account()
-        account.create(acfg)
-        return account
+        self.host, port = start_endpoint(self.ep, self.config)
+        for trunk in self.config.trunks:
+            self.accounts[trunk["name"]] = (trunk_account(self.config, self.host, trunk), trunk)
+        emit({"event": "ready", "host": self.host, "port": port})
 
     def place(self, cmd: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -265,19 +170,26 @@ class Worker:
             active.walk.tick(now)
 
     def run(self) -> None:
-        self._loop()
-        # Every Call and player must be gone before the library is.
-        self.calls.clear()
-        self.notes.clear()
-        self.accounts.clear()
-        gc.collect()
-        self.ep.libDestroy()
+        try:
+            self._loop()
+        finally:
+            # Every Call and player must be gone before the library is, however the loop ended.
+            self.calls.clear()
+            self.notes.clear()
+            self.accounts.clear()
+            gc.collect()
+            self.ep.libDestroy()
 
     def _loop(self) -> None:
         closed_at: float | None = None
         collected_at = time.monotonic()
         while True:
-            self.ep.libHandleEvents(TICK_MS)
+            if not self.calls and not self.notes and closed_at is None:
+                # Nothing to time: sleep until a command comes, then poll pjsua without waiting.
+                self.stdin.wait(IDLE_WAIT_SECONDS)
+                self.ep.libHandleEvents(0)
+            else:
+                self.ep.libHandleEvents(TICK_MS)
             now = time.monotonic()
             self.settle(now)
             for cmd in self.stdin.poll():
@@ -301,11 +213,7 @@ class Worker:
 
 
 def main() -> None:
-    global _out_fd
-    # JSON goes to a private copy of stdout; fd 1 becomes stderr, so PJSIP's console log never
-    # mixes with the protocol.
-    _out_fd = os.dup(1)
-    os.dup2(2, 1)
+    claim_stdout()
     faulthandler.enable(all_threads=True)  # a crash inside pjsua leaves its Python stack on stderr
     gc.disable()  # collections happen in the loop, between steps, never inside a pjsua callback
     stdin = Stdin()
