@@ -19,6 +19,12 @@ def between(field: str, value: int, bounds: tuple[int, int]) -> None:
         raise fail(field, f"must be between {low} and {high}")
 
 
+def one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise fail(field, f"must be one of {', '.join(allowed)}")
+    return value
+
+
 def instant(field: str, value: str) -> datetime:
     """An ISO 8601 instant of the request, at full precision."""
     try:

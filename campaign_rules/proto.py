@@ -10,11 +10,14 @@ from outbound.program.v1 import program_pb2 as pb
 
 AutoPauseRuleMessage = pb.AutoPauseRule
 AutoPauseRulesMessage = pb.AutoPauseRules
+CallingHoursMessage = pb.CallingHours
+CallingWindowsMessage = pb.CallingWindows
 PauseWindowsMessage = pb.PauseWindows
 PauseWindowItemMessage = pb.PauseWindowItem
 PauseWindowAdvancedItemMessage = pb.PauseWindowAdvancedItem
 TimeOfDayMessage = pb.TimeOfDay
 RetryStrategyMessage = pb.RetryStrategy
+RetryOutcomesMessage = pb.RetryOutcomes
 TriggerConditionMessage = pb.TriggerCondition
 TriggerOffsetMessage = pb.TriggerOffset
 
@@ -22,4 +25,5 @@ __all__ = [
     "AutoPauseRuleMessage", "AutoPauseRulesMessage", "PauseWindowAdvancedItemMessage", "PauseWindowItemMessage",
     "PauseWindowsMessage", "RetryStrategyMessage", "TimeOfDayMessage", "TriggerConditionMessage",
     "TriggerOffsetMessage",
+    "CallingHoursMessage", "CallingWindowsMessage", "RetryOutcomesMessage",
 ]

@@ -10,24 +10,25 @@ from google.protobuf import json_format
 from pydantic import Field
 
 from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, Int32, auto_pause_rules_json, to_proto
+from gateway.routes.window_bodies import (
+    CALLING_HOURS_DOC,
+    CallingHoursIn,
+    CallingHoursOut,
+    PauseWindowItemIn,
+    PauseWindowItemOut,
+    calling_hours_json,
+    week_json,
+)
 from kernel import errors
 from outbound.program.v1 import program_pb2 as pb
 
 TIMEZONE_DOC = "IANA time zone name (e.g. 'Europe/Paris'); weekly pause windows are read in it. Default 'UTC'."
 MAX_CALLS_DOC = "Most calls of this program in flight at once, 1-1000. Default 10."
+RETRY_ON_DOC = ("Outcomes retried: a non-empty subset of busy, no_answer, failed, voicemail, no duplicates. "
+                "Default: all four. Another outcome ends the contact as failed; invalid_number is never retried.")
 
 
 # ---------------------------------------------------------------- request models
-
-
-class TimeOfDayIn(ApiModel):
-    hour: Int32 = Field(description="0-23")
-    minute: Int32 = Field(description="0-59")
-
-
-class PauseWindowItemIn(ApiModel):
-    start_at: TimeOfDayIn
-    end_at: TimeOfDayIn = Field(description="Before startAt: the window wraps past midnight. Must differ.")
 
 
 class PauseWindowAdvancedItemIn(ApiModel):
@@ -54,11 +55,13 @@ class RetryFixedDelayIn(ApiModel):
     type: Literal["fixed_delay"]
     delay_minutes: Int32 = Field(description="1-10080")
     max_retries: Int32 = Field(description="0-20")
+    retry_on: list[str] | None = Field(None, description=RETRY_ON_DOC)
 
 
 class RetryScheduledIn(ApiModel):
     type: Literal["scheduled"]
     retry_dates: list[str] = Field(description="1-20 ISO 8601 instants, strictly increasing")
+    retry_on: list[str] | None = Field(None, description=RETRY_ON_DOC)
 
 
 RetryStrategyIn = Annotated[RetryNoneIn | RetryFixedDelayIn | RetryScheduledIn, Field(discriminator="type")]
@@ -91,10 +94,11 @@ class CreateProgramRequest(ApiModel):
     auto_pause_rules: list[AutoPauseRuleIn] | None = None
     timezone: str | None = Field(None, description=TIMEZONE_DOC)
     max_concurrent_calls: Int32 | None = Field(None, description=MAX_CALLS_DOC)
+    calling_hours: CallingHoursIn | None = Field(None, description=CALLING_HOURS_DOC)
 
 
 class UpdateProgramRequest(ApiModel):
-    """Only the fields sent change. `stopAt`, `pauseWindows`, `autoPauseRules` accept null (clears);
+    """Only the fields sent change. `stopAt`, `pauseWindows`, `autoPauseRules`, `callingHours` accept null (clears);
     `timezone` and `maxConcurrentCalls` null restores the default. `mode` cannot be changed."""
 
     name: str | None = None
@@ -109,19 +113,10 @@ class UpdateProgramRequest(ApiModel):
     trigger_condition: TriggerConditionIn | None = None
     timezone: str | None = Field(None, description=TIMEZONE_DOC)
     max_concurrent_calls: Int32 | None = Field(None, description=MAX_CALLS_DOC)
+    calling_hours: CallingHoursIn | None = Field(None, description=CALLING_HOURS_DOC)
 
 
 # ---------------------------------------------------------------- response models
-
-
-class TimeOfDayOut(ApiResponse):
-    hour: int
-    minute: int
-
-
-class PauseWindowItemOut(ApiResponse):
-    start_at: TimeOfDayOut
-    end_at: TimeOfDayOut
 
 
 class PauseWindowAdvancedItemOut(ApiResponse):
@@ -148,11 +143,13 @@ class RetryFixedDelayOut(ApiResponse):
     type: Literal["fixed_delay"]
     delay_minutes: int
     max_retries: int
+    retry_on: list[str] | None = Field(None, description="Present only when given. " + RETRY_ON_DOC)
 
 
 class RetryScheduledOut(ApiResponse):
     type: Literal["scheduled"]
     retry_dates: list[str]
+    retry_on: list[str] | None = Field(None, description="Present only when given. " + RETRY_ON_DOC)
 
 
 RetryStrategyOut = Annotated[RetryNoneOut | RetryFixedDelayOut | RetryScheduledOut, Field(discriminator="type")]
@@ -200,18 +197,12 @@ class ProgramResponse(ApiResponse):
     auto_pause_rules: list[AutoPauseRuleOut] | None
     timezone: str = Field(description=TIMEZONE_DOC)
     max_concurrent_calls: int = Field(description=MAX_CALLS_DOC)
+    calling_hours: CallingHoursOut | None = Field(description=CALLING_HOURS_DOC)
     created_at: str
     updated_at: str
 
 
 # ---------------------------------------------------------------- translation
-
-_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-
-
-def _time(t: pb.TimeOfDay) -> dict[str, int]:
-    return {"hour": t.hour, "minute": t.minute}
-
 
 def program_json(p: pb.Program) -> dict[str, Any]:
     """The API's ProgramResponse, field by field (null where the contract says null)."""
@@ -221,10 +212,11 @@ def program_json(p: pb.Program) -> dict[str, Any]:
         retry.update(delayMinutes=rs.delay_minutes, maxRetries=rs.max_retries)
     elif rs.type == "scheduled":
         retry["retryDates"] = list(rs.retry_dates)
+    if rs.type in ("fixed_delay", "scheduled") and rs.HasField("retry_on"):
+        retry["retryOn"] = list(rs.retry_on.outcomes)
     windows = None
     if p.HasField("pause_windows"):
-        windows = {day: [{"startAt": _time(w.start_at), "endAt": _time(w.end_at)} for w in getattr(p.pause_windows, day)]
-                   for day in _DAYS if len(getattr(p.pause_windows, day))}
+        windows = week_json(p.pause_windows)
         if len(p.pause_windows.advanced):
             windows["advanced"] = [{"startAt": w.start_at, "endAt": w.end_at} for w in p.pause_windows.advanced]
     condition = None
@@ -239,7 +231,7 @@ def program_json(p: pb.Program) -> dict[str, Any]:
         "didPool": [{"id": d.id, "number": d.number, "country": d.country} for d in p.did_pool],
         "retryStrategy": retry, "pauseWindows": windows, "autoPauseRules": auto_pause_rules_json(p),
         "timezone": p.timezone, "maxConcurrentCalls": p.max_concurrent_calls,
-        "createdAt": p.created_at, "updatedAt": p.updated_at,
+        "callingHours": calling_hours_json(p), "createdAt": p.created_at, "updatedAt": p.updated_at,
     }
 
 
@@ -250,6 +242,13 @@ def program_input(data: dict[str, Any]) -> pb.ProgramInput:
         data["autoPauseRules"] = {"rules": data["autoPauseRules"]}
     if "pauseWindows" in data:
         data["pauseWindows"] = {k: v for k, v in data["pauseWindows"].items() if v is not None}
+    retry_on = data.get("retryStrategy", {}).get("retryOn")
+    if retry_on is not None:
+        # A wrapper message, so that an empty list reaches the program service (which refuses it).
+        data["retryStrategy"] = {**data["retryStrategy"], "retryOn": {"outcomes": retry_on}}
+    hours = data.get("callingHours")
+    if hours is not None and hours.get("windows") is not None:
+        data["callingHours"] = {**hours, "windows": {k: v for k, v in hours["windows"].items() if v is not None}}
     try:
         return to_proto(data, pb.ProgramInput())
     except json_format.ParseError as exc:

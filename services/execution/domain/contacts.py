@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from campaign_rules.retry import RetryStrategy, next_attempt_at
+from campaign_rules.retry import RetryStrategy, next_attempt_at, retries_outcome
 from services.execution.domain import status as st
 
 PENDING = "pending"
@@ -68,10 +68,14 @@ class Decision:
 
 def after_call(outcome: str, attempt: int, strategy: RetryStrategy, execution_status: str,
                now: datetime) -> Decision:
-    """Where an in-progress contact goes once attempt `attempt` ended with `outcome`."""
+    """Where an in-progress contact goes once attempt `attempt` ended with `outcome`. An outcome
+    the strategy's `retryOn` leaves out ends the contact as failed; `unknown` (the dialer lost the
+    call, nobody knows how it ended) is retried by the strategy whatever `retryOn` names."""
     if outcome == ANSWERED:
         return Decision(COMPLETED, attempt)
     if outcome == INVALID_NUMBER:
+        return Decision(FAILED, attempt)
+    if outcome != UNKNOWN and not retries_outcome(strategy, outcome):
         return Decision(FAILED, attempt)
     due = next_attempt_at(strategy, attempt, now)
     if due is None:

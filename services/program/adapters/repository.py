@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
 from kernel.paging import PageRequest
 from services.program.adapters.tables import programs
 from services.program.domain import status
@@ -32,6 +32,7 @@ def _columns(spec: ProgramSpec) -> dict[str, Any]:
         "auto_pause_rules": auto_pause.to_json(spec.auto_pause_rules) if spec.auto_pause_rules is not None else None,
         "timezone": spec.timezone,
         "max_concurrent_calls": spec.max_concurrent_calls,
+        "calling_hours": calling_hours.to_json(spec.calling_hours) if spec.calling_hours is not None else None,
     }
 
 
@@ -51,6 +52,7 @@ def _program(row: RowMapping) -> Program:
         auto_pause_rules=auto_pause.from_json(row["auto_pause_rules"]),
         timezone=row["timezone"],
         max_concurrent_calls=row["max_concurrent_calls"],
+        calling_hours=calling_hours.from_json(row["calling_hours"]),
     )
     return Program(id=str(row["id"]), organization_id=row["organization_id"], status=row["status"], spec=spec,
                    created_at=row["created_at"], updated_at=row["updated_at"])

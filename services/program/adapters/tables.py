@@ -24,6 +24,7 @@ programs = Table(
     Column("auto_pause_rules", JSONB(none_as_null=True)),
     Column("timezone", Text, nullable=False),
     Column("max_concurrent_calls", Integer, nullable=False),
+    Column("calling_hours", JSONB(none_as_null=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("archived_at", DateTime(timezone=True)),

@@ -11,9 +11,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from campaign_rules.auto_pause import AutoPauseRule
+from campaign_rules.calling_hours import CallingHours
 from campaign_rules.pause_windows import PauseWindows
 from campaign_rules.proto import (
     AutoPauseRulesMessage,
+    CallingHoursMessage,
     PauseWindowsMessage,
     RetryStrategyMessage,
     TriggerConditionMessage,
@@ -46,6 +48,7 @@ class ProgramDraft:
     auto_pause_rules: AutoPauseRulesMessage | None = None
     timezone: str | None = None
     max_concurrent_calls: int | None = None
+    calling_hours: CallingHoursMessage | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class ProgramSpec:
     auto_pause_rules: tuple[AutoPauseRule, ...] | None
     timezone: str
     max_concurrent_calls: int
+    calling_hours: CallingHours | None = None  # None: no contact-local hours
 
     def with_audience(self, audience_id: str) -> ProgramSpec:
         return replace(self, audience_id=audience_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
 from campaign_rules.checks import fail
 from kernel.timefmt import iso
 from services.program.domain.model import ProgramDraft, ProgramSpec
@@ -24,6 +24,7 @@ PATCHABLE = {
     "triggerCondition": "trigger_condition",
     "timezone": "timezone",
     "maxConcurrentCalls": "max_concurrent_calls",
+    "callingHours": "calling_hours",
 }
 
 
@@ -31,6 +32,7 @@ def draft_of(spec: ProgramSpec) -> ProgramDraft:
     """The stored program as a draft (its rules as the proto carries them), so a patch can be laid
     over it and checked again."""
     condition, windows, rules = spec.trigger_condition, spec.pause_windows, spec.auto_pause_rules
+    hours = spec.calling_hours
     return ProgramDraft(
         name=spec.name, mode=spec.mode, audience_id=spec.audience_id or "", flow_id=spec.flow_id,
         trigger_condition=trigger_condition.to_proto(condition) if condition is not None else None,
@@ -39,6 +41,7 @@ def draft_of(spec: ProgramSpec) -> ProgramDraft:
         pause_windows=pause_windows.to_proto(windows) if windows is not None else None,
         auto_pause_rules=auto_pause.to_proto(rules) if rules is not None else None,
         timezone=spec.timezone, max_concurrent_calls=spec.max_concurrent_calls,
+        calling_hours=calling_hours.to_proto(hours) if hours is not None else None,
     )
 
 

@@ -1,8 +1,8 @@
 """The program's rules that need no other service. Each failure names the field in API terms.
 
-The campaign rules (retry strategy, pause windows, auto-pause rules, trigger condition) are
-checked by campaign_rules, the one home of each; this module checks the program's own fields
-and keeps the order of the request's fields. Rules needing another context's data (the flow's
+The campaign rules (retry strategy, pause windows, auto-pause rules, trigger condition, calling
+hours) are checked by campaign_rules, the one home of each; this module checks the program's own
+fields and keeps the order of the request's fields. Rules needing another context's data (the flow's
 nodes, the org's custom attributes) take that data as plain arguments, so they stay pure; the
 service fetches it.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
 from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.checks import between, fail, instant
 from campaign_rules.limits import DEFAULT_MAX_CONCURRENT_CALLS, MAX_CONCURRENT_CALLS
@@ -123,8 +123,9 @@ def check_program(draft: ProgramDraft) -> ProgramSpec:
     rules = auto_pause.from_proto(draft.auto_pause_rules) if draft.auto_pause_rules is not None else None
     timezone = check_timezone(draft.timezone)
     max_calls = check_max_concurrent_calls(draft.max_concurrent_calls)
+    hours = calling_hours.from_proto(draft.calling_hours) if draft.calling_hours is not None else None
     return ProgramSpec(
         name=name, mode=mode, audience_id=audience_id, flow_id=flow_id, trigger_condition=condition,
         start_at=start, stop_at=stop, did_pool=did_pool, retry_strategy=strategy, pause_windows=windows,
-        auto_pause_rules=rules, timezone=timezone, max_concurrent_calls=max_calls,
+        auto_pause_rules=rules, timezone=timezone, max_concurrent_calls=max_calls, calling_hours=hours,
     )

@@ -3,7 +3,7 @@ into the draft; campaign_rules parses (and checks) them, and gives them back as 
 
 from __future__ import annotations
 
-from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
 from kernel.timefmt import iso
 from outbound.program.v1 import program_pb2 as pb
 from services.program.domain.model import ProgramDraft, ProgramView
@@ -19,6 +19,7 @@ def draft_from_proto(msg: pb.ProgramInput) -> ProgramDraft:
         auto_pause_rules=msg.auto_pause_rules if msg.HasField("auto_pause_rules") else None,
         timezone=msg.timezone if msg.HasField("timezone") else None,
         max_concurrent_calls=msg.max_concurrent_calls if msg.HasField("max_concurrent_calls") else None,
+        calling_hours=msg.calling_hours if msg.HasField("calling_hours") else None,
     )
 
 
@@ -40,4 +41,6 @@ def program_to_proto(view: ProgramView) -> pb.Program:
         out.pause_windows.CopyFrom(pause_windows.to_proto(spec.pause_windows))
     if spec.auto_pause_rules is not None:
         out.auto_pause_rules.CopyFrom(auto_pause.to_proto(spec.auto_pause_rules))
+    if spec.calling_hours is not None:
+        out.calling_hours.CopyFrom(calling_hours.to_proto(spec.calling_hours))
     return out
