@@ -1,4 +1,4 @@
-"""Account use cases: organizations, API keys, credits and single reservations.
+"""Account use cases: organizations, API keys, contact limits, credits and single reservations.
 
 Every credit change is one transaction that locks the organization row first, so concurrent
 reserve/settle/release calls serialize per organization and the CHECK constraints
@@ -12,6 +12,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from campaign_rules import contact_limits
+from campaign_rules.contact_limits import ContactLimits
 from kernel import errors
 from kernel.clock import get_clock
 from services.account.adapters import repository as repo
@@ -76,6 +78,24 @@ class AccountService:
         if row is None or row.revoked_at is not None or not api_keys.matches(parsed.secret, row.secret_sha256):
             raise errors.UnauthorizedError("Invalid API key")
         return str(row.organization_id), parsed.key_id
+
+    # --- contact limits ---
+
+    async def get_contact_limits(self, organization_id: str) -> ContactLimits | None:
+        org = organizations.parse_id(organization_id)
+        async with self._engine.connect() as conn:
+            return await repo.contact_limits(conn, org)
+
+    async def set_contact_limits(self, organization_id: str, limits: ContactLimits | None) -> ContactLimits | None:
+        """Set the cap (checked: ValidationError naming the field), or remove it with None; answers
+        the stored value. Attempts already counted keep counting under the new limits."""
+        org = organizations.parse_id(organization_id)
+        if limits is not None:
+            contact_limits.check(limits)
+        async with self._engine.begin() as conn:
+            if not await repo.set_contact_limits(conn, org, limits):
+                raise OrganizationNotFoundError()
+        return limits
 
     # --- credits ---
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from campaign_rules.contact_limits import ContactLimits
 from services.account.domain.api_keys import IssuedKey
 from services.account.domain.credits import Balance
 from services.account.domain.errors import OrganizationNotFoundError
@@ -105,6 +106,30 @@ async def api_key(conn: AsyncConnection, key_id: str) -> ApiKeyRow | None:
     row = (await conn.execute(text(
         "SELECT organization_id, secret_sha256, revoked_at FROM api_keys WHERE id = :id"), {"id": key_id})).first()
     return ApiKeyRow(row.organization_id, row.secret_sha256, row.revoked_at) if row else None
+
+
+# --- contact limits ---
+
+async def contact_limits(conn: AsyncConnection, org_id: uuid.UUID) -> ContactLimits | None:
+    """The organization's cap (None: none set); OrganizationNotFoundError when there is no such
+    organization."""
+    row = (await conn.execute(text(
+        "SELECT contact_max_attempts, contact_per_days FROM organizations WHERE id = :id"), {"id": org_id})).first()
+    if row is None:
+        raise OrganizationNotFoundError()
+    if row.contact_max_attempts is None:
+        return None
+    return ContactLimits(row.contact_max_attempts, row.contact_per_days)
+
+
+async def set_contact_limits(conn: AsyncConnection, org_id: uuid.UUID, limits: ContactLimits | None) -> bool:
+    """Store the cap (None removes it); False when there is no such organization."""
+    row = (await conn.execute(text(
+        "UPDATE organizations SET contact_max_attempts = :max_attempts, contact_per_days = :per_days "
+        "WHERE id = :id RETURNING id"),
+        {"id": org_id, "max_attempts": limits.max_attempts if limits else None,
+         "per_days": limits.per_days if limits else None})).first()
+    return row is not None
 
 
 # --- credits of one organization ---

@@ -6,6 +6,8 @@ from outbound.account.v1 import account_pb2 as pb
 from outbound.account.v1 import account_pb2_grpc
 from services.account.batches import ReservationBatches
 from services.account.entrypoints.mapping import (
+    contact_limits_from_proto,
+    contact_limits_to_proto,
     credits_to_proto,
     organization_to_proto,
     reserve_items,
@@ -72,3 +74,12 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
                                  context) -> pb.SettleReservationsResponse:
         answers = await self._batches.settle_many(settle_items(request))
         return pb.SettleReservationsResponse(outcomes=[settle_outcome(a) for a in answers])
+
+    async def GetContactLimits(self, request: pb.GetContactLimitsRequest, context) -> pb.GetContactLimitsResponse:
+        limits = await self._service.get_contact_limits(request.organization_id)
+        return pb.GetContactLimitsResponse(limits=contact_limits_to_proto(limits) if limits else None)
+
+    async def SetContactLimits(self, request: pb.SetContactLimitsRequest, context) -> pb.SetContactLimitsResponse:
+        wanted = contact_limits_from_proto(request.limits) if request.HasField("limits") else None
+        stored = await self._service.set_contact_limits(request.organization_id, wanted)
+        return pb.SetContactLimitsResponse(limits=contact_limits_to_proto(stored) if stored else None)

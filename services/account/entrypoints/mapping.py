@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from campaign_rules.contact_limits import ContactLimits
 from kernel import errors
 from kernel.timefmt import iso
 from outbound.account.v1 import account_pb2 as pb
@@ -17,6 +18,14 @@ def credits_to_proto(balance: Balance) -> pb.CreditBalance:
 
 def organization_to_proto(org: Organization) -> pb.Organization:
     return pb.Organization(id=org.id, name=org.name, created_at=iso(org.created_at))
+
+
+def contact_limits_from_proto(message: pb.ContactLimits) -> ContactLimits:
+    return ContactLimits(message.max_attempts, message.per_days)
+
+
+def contact_limits_to_proto(limits: ContactLimits) -> pb.ContactLimits:
+    return pb.ContactLimits(max_attempts=limits.max_attempts, per_days=limits.per_days)
 
 
 def reserve_items(request: pb.ReserveCreditsBatchRequest) -> list[ReserveItem]:
