@@ -103,7 +103,26 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     s8 = results.get("sip_load")
     if s8:
         out.extend(_sip_rows(s8))
+    s9 = results.get("dnc_import")
+    if s9:
+        out.extend(_dnc_rows(s9))
     return out
+
+
+def _dnc_rows(s9: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    small, large = s9["small"], s9["large"]
+
+    def peaks(run: dict[str, Any]) -> str:
+        return ", ".join(f"{name} {mb:.0f} MB" for name, mb in run["peak_rss_mb"].items() if mb is not None)
+
+    return [
+        (f"9. DNC import {large['numbers']:,} numbers (CSV)",
+         f"{large['seconds']:.1f} s = {_fmt(large['numbers_per_second'])} numbers/s "
+         f"({large['file_mb']} MB; CPU s: " + ", ".join(f"{k} {_fmt(v)}" for k, v in large["cpu_seconds"].items())
+         + ")", "", "", ">= 100,000/s"),
+        ("   peak RSS during the import", f"{large['numbers']:,}: {peaks(large)}",
+         f"{small['numbers']:,}: {peaks(small)}", "", "flat in the file's size"),
+    ]
 
 
 def _sip_rows(s8: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:

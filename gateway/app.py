@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.clients import Clients
 from gateway.ratelimit import RateLimiter
 from gateway.routes import routers
+from gateway.routes.dnc import IMPORT_PATH as DNC_IMPORT_PATH
 from kernel import errors, logs, tracing
 from kernel import settings as settings_module
 
@@ -112,7 +113,8 @@ def create_app(settings: settings_module.Settings | None = None) -> FastAPI:
 
     # Added first, so innermost: the 413 raised while a route reads its body reaches the app's
     # handlers as it is (the outer middlewares would wrap it in their task groups).
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # A streamed import (the do-not-call CSV) reads its body piece by piece, never whole: not limited.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=frozenset({DNC_IMPORT_PATH}))
 
     @app.middleware("http")
     async def rate_limit(request: Request, call_next):
@@ -152,16 +154,17 @@ class BodyLimit:
     """413 for a body over `max_bytes`: at once when Content-Length says so, otherwise as soon
     as the bytes actually received pass the limit (a chunked body announces no length)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: frozenset[str] = frozenset()):
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = streamed  # paths whose route reads the body as a stream
 
     def _too_large(self) -> JSONResponse:
         return JSONResponse(error_body("PayloadTooLargeError", f"Body larger than {self.max_bytes} bytes"),
                             status_code=413)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.streamed:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length", b"")

@@ -18,6 +18,8 @@ from outbound.audience.v1 import audience_pb2 as pb
 router = APIRouter(tags=["contacts"])
 
 PHONE_DOC = "International format starting with '+'; stored as E.164. Unique per organization."
+TIMEZONE_DOC = ("The contact's IANA time zone (e.g. 'Europe/Paris'), for contact-local calling hours; "
+                "when unset, the zones are derived from the phone number.")
 ATTRIBUTES_DOC = ("Custom attribute slug → value of the attribute's type. Dates: ISO 8601 date or date-time, "
                   "stored as UTC 'YYYY-MM-DDTHH:MM:SS.mmmZ'.")
 
@@ -26,6 +28,7 @@ class ContactCreate(ApiModel):
     phone: str = Field(description=PHONE_DOC)
     name: str | None = None
     attributes: dict[str, Any] | None = Field(None, description=ATTRIBUTES_DOC)
+    timezone: str | None = Field(None, description=TIMEZONE_DOC)
 
 
 class ContactPatch(ApiModel):
@@ -33,6 +36,7 @@ class ContactPatch(ApiModel):
     name: str | None = Field(None, description="null clears the name")
     attributes: dict[str, Any] | None = Field(
         None, description="Merged into the contact's attributes; a null value removes that attribute")
+    timezone: str | None = Field(None, description=TIMEZONE_DOC + " null clears it.")
 
 
 class BulkImport(ApiModel):
@@ -46,6 +50,7 @@ class ContactResponse(ApiResponse):
     name: str | None
     country: str
     attributes: dict[str, Any]
+    timezone: str | None = Field(description=TIMEZONE_DOC)
     created_at: str
     updated_at: str
 
@@ -73,14 +78,17 @@ def contact_json(contact: pb.Contact) -> ContactResponse:
     attributes = {k: _plain(v) for k, v in json_format.MessageToDict(contact.attributes).items()}
     return ContactResponse(id=contact.id, phone=contact.phone,
                            name=contact.name if contact.HasField("name") else None,
-                           country=contact.country, attributes=attributes, created_at=contact.created_at,
-                           updated_at=contact.updated_at)
+                           country=contact.country, attributes=attributes,
+                           timezone=contact.timezone if contact.HasField("timezone") else None,
+                           created_at=contact.created_at, updated_at=contact.updated_at)
 
 
 def contact_input(payload: ContactCreate) -> pb.ContactInput:
     item = pb.ContactInput(phone=payload.phone, attributes=struct(payload.attributes))
     if payload.name is not None:
         item.name = payload.name
+    if payload.timezone is not None:
+        item.timezone = payload.timezone
     return item
 
 
@@ -132,6 +140,11 @@ async def update_contact(contact_id: str, payload: ContactPatch, org: str = Depe
             request.clear_name = True
         else:
             request.name = payload.name
+    if "timezone" in sent:
+        if payload.timezone is None:
+            request.clear_timezone = True
+        else:
+            request.timezone = payload.timezone
     if payload.attributes:
         request.attributes.CopyFrom(struct(payload.attributes))
     return contact_json(await call(c.audience.UpdateContact, request))

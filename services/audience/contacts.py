@@ -21,6 +21,7 @@ from services.audience.adapters.events import EventPublisher
 from services.audience.adapters.rows import ContactRow
 from services.audience.domain.contacts import (
     MAX_BULK,
+    ContactFields,
     merge_attributes,
     validate_attributes,
     validate_bulk,
@@ -29,8 +30,9 @@ from services.audience.domain.contacts import (
 )
 from services.audience.domain.errors import AudienceNotFoundError, ContactNotFoundError
 from services.audience.domain.phones import normalise_phone
+from services.audience.domain.timezones import validate_timezone
 
-ContactInput = tuple[str, str | None, dict[str, Any]]  # (phone, name, attributes)
+ContactInput = ContactFields  # (phone, name, attributes, timezone)
 
 
 def _phone_unique() -> errors.AlreadyExistsError:
@@ -54,14 +56,15 @@ class Contacts:
         self._publisher = publisher
 
     async def create(self, organization_id: str, phone: str, name: str | None,
-                     attributes: dict[str, Any]) -> ContactRow:
+                     attributes: dict[str, Any], timezone: str | None = None) -> ContactRow:
         org = ids.parse(organization_id, field="organizationId")
         now = get_clock().now()
         with repo.unique(repo.PHONE_UNIQUE, _phone_unique()):
             async with self._engine.begin() as conn:
-                valid = validate_contact(phone, name, attributes, await repo.attribute_types(conn, org))
+                valid = validate_contact(phone, name, attributes, await repo.attribute_types(conn, org),
+                                         timezone=timezone)
                 contact = ContactRow(uuid.uuid4(), org, valid.phone, valid.name, valid.country, valid.attributes,
-                                     now, now)
+                                     now, now, valid.timezone)
                 await repo.insert_contacts(conn, org, [contact.id], [valid], now)
                 event = events.contact_changed("created", organization_id, contact, contact.attributes, now)
                 await events.stage(conn, [event])
@@ -80,7 +83,8 @@ class Contacts:
 
     async def update(self, organization_id: str, contact_id: str, *, phone: str | None = None,
                      name: str | None = None, clear_name: bool = False,
-                     attributes: dict[str, Any] | None = None) -> ContactRow:
+                     attributes: dict[str, Any] | None = None, timezone: str | None = None,
+                     clear_timezone: bool = False) -> ContactRow:
         org, cid = _key(organization_id, contact_id)
         now = get_clock().now()
         with repo.unique(repo.PHONE_UNIQUE, _phone_unique()):
@@ -94,6 +98,10 @@ class Contacts:
                     updated = replace(updated, name=None)
                 elif name is not None:
                     updated = replace(updated, name=validate_name(name, "name"))
+                if clear_timezone:
+                    updated = replace(updated, timezone=None)
+                elif timezone is not None:
+                    updated = replace(updated, timezone=validate_timezone(timezone))
                 changed: dict[str, Any] = {}
                 if attributes:
                     patch = validate_attributes(attributes, await repo.attribute_types(conn, org), allow_null=True)
@@ -144,7 +152,7 @@ class Contacts:
                     await repo.add_members(conn, audience, contact_ids, now)
                 staged = [events.contact_changed("created", organization_id,
                                                  ContactRow(cid, org, c.phone, c.name, c.country, c.attributes,
-                                                            now, now), c.attributes, now)
+                                                            now, now, c.timezone), c.attributes, now)
                           for cid, c in zip(contact_ids, valid, strict=True)]
                 await events.stage(conn, staged)
         await self._publisher.publish_committed(staged)

@@ -87,7 +87,7 @@ def test_members(system):
     assert org.get(f"/contacts/{ids[0]}").status_code == 200
 
     first = org.get(url, params={"limit": 1}).json()[0]
-    assert set(first) == {"id", "phone", "name", "country", "attributes", "createdAt", "updatedAt"}
+    assert set(first) == {"id", "phone", "name", "country", "attributes", "timezone", "createdAt", "updatedAt"}
 
 
 def test_unknown_or_foreign_contacts_are_not_added(system):

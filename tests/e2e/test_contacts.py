@@ -59,7 +59,7 @@ def test_contact_crud(system):
                                                          "vip": True, "notes": "call mornings"}})
     assert created.status_code == 201, created.text
     contact = created.json()
-    assert set(contact) == {"id", "phone", "name", "country", "attributes", "createdAt", "updatedAt"}
+    assert set(contact) == {"id", "phone", "name", "country", "attributes", "timezone", "createdAt", "updatedAt"}
     assert contact["phone"] == "+212600000001" and contact["country"] == "MA"
     assert contact["attributes"] == {"date_echeance": "2026-03-20T00:00:00.000Z", "amount": 120.5, "vip": True,
                                      "notes": "call mornings"}

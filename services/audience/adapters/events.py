@@ -45,7 +45,7 @@ def contact_changed(kind: str, organization_id: str, contact: ContactRow, change
     message = events_pb2.ContactChanged(
         event_id=str(event_id), organization_id=organization_id, contact_id=str(contact.id), kind=kind,
         phone=contact.phone, name=contact.name or "", country=contact.country, changed_attributes=attrs,
-        occurred_at=iso(occurred_at),
+        occurred_at=iso(occurred_at), timezone=contact.timezone or "",
     )
     return PendingEvent(event_id, f"contact.{kind}", message.SerializeToString())
 

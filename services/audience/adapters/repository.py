@@ -33,7 +33,7 @@ PHONE_UNIQUE = "contacts_phone_unique"
 SLUG_UNIQUE = "attributes_slug_unique"
 
 _ATTRIBUTE_COLUMNS = "id, organization_id, name, slug, type, created_at"
-_CONTACT_COLUMNS = "id, organization_id, phone, name, country, attributes, created_at, updated_at"
+_CONTACT_COLUMNS = "id, organization_id, phone, name, country, attributes, created_at, updated_at, timezone"
 _AUDIENCE_COLUMNS = "id, organization_id, name, description, contact_count, created_at, updated_at"
 # Newest last, keyset on (created_at, id): the order of every organization-wide list.
 _AFTER_TIME_KEY = ("AND (CAST(:after_ts AS timestamptz) IS NULL "
@@ -84,7 +84,7 @@ async def _organization_list(conn: AsyncConnection, columns: str, table: str, or
 
 def _contact(row: Row[Any]) -> ContactRow:
     return ContactRow(row.id, row.organization_id, row.phone, row.name, row.country, row.attributes,
-                      row.created_at, row.updated_at)
+                      row.created_at, row.updated_at, row.timezone)
 
 
 def _audience(row: Row[Any]) -> AudienceRow:
@@ -126,7 +126,8 @@ async def attribute_value_refs(conn: AsyncConnection, org: uuid.UUID, slug: str,
                                limit: int) -> list[AttributeValueRef]:
     """The next `limit` contacts holding `slug`, by contact id after `after`."""
     rows = await conn.execute(text(
-        "SELECT id, phone, name, country, attributes ->> :slug AS value FROM contacts "
+        "SELECT id, phone, name, country, attributes ->> :slug AS value, coalesce(timezone, '') AS timezone "
+        "FROM contacts "
         "WHERE organization_id = :org AND attributes ? :slug "
         "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
         "ORDER BY id LIMIT :limit"),
@@ -140,14 +141,16 @@ async def insert_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.
                           contacts: list[ValidContact], now: datetime) -> None:
     """One statement for the whole batch (arrays unnested server-side)."""
     await conn.execute(text(
-        "INSERT INTO contacts (id, organization_id, phone, name, country, attributes, created_at, updated_at) "
-        "SELECT t.id, :org, t.phone, t.name, t.country, CAST(t.attributes AS jsonb), :now, :now "
+        "INSERT INTO contacts (id, organization_id, phone, name, country, attributes, created_at, updated_at, "
+        "                      timezone) "
+        "SELECT t.id, :org, t.phone, t.name, t.country, CAST(t.attributes AS jsonb), :now, :now, t.timezone "
         "FROM unnest(CAST(:ids AS uuid[]), CAST(:phones AS text[]), CAST(:names AS text[]), "
-        "            CAST(:countries AS text[]), CAST(:attributes AS text[])) "
-        "     AS t(id, phone, name, country, attributes)"),
+        "            CAST(:countries AS text[]), CAST(:attributes AS text[]), CAST(:timezones AS text[])) "
+        "     AS t(id, phone, name, country, attributes, timezone)"),
         {"org": org, "now": now, "ids": ids, "phones": [c.phone for c in contacts],
          "names": [c.name for c in contacts], "countries": [c.country for c in contacts],
-         "attributes": [json.dumps(c.attributes) for c in contacts]})
+         "attributes": [json.dumps(c.attributes) for c in contacts],
+         "timezones": [c.timezone for c in contacts]})
 
 
 async def existing_phones(conn: AsyncConnection, org: uuid.UUID, phones: list[str]) -> set[str]:
@@ -170,9 +173,10 @@ async def list_contacts(conn: AsyncConnection, org: uuid.UUID, page: PageRequest
 async def update_contact(conn: AsyncConnection, contact: ContactRow) -> None:
     await conn.execute(text(
         "UPDATE contacts SET phone = :phone, name = :name, country = :country, "
-        "attributes = CAST(:attributes AS jsonb), updated_at = :updated_at WHERE id = :id"),
+        "attributes = CAST(:attributes AS jsonb), timezone = :timezone, updated_at = :updated_at WHERE id = :id"),
         {"id": contact.id, "phone": contact.phone, "name": contact.name, "country": contact.country,
-         "attributes": json.dumps(contact.attributes), "updated_at": contact.updated_at})
+         "attributes": json.dumps(contact.attributes), "timezone": contact.timezone,
+         "updated_at": contact.updated_at})
 
 
 async def delete_contact(conn: AsyncConnection, contact_id: uuid.UUID, now: datetime) -> None:
@@ -246,7 +250,8 @@ async def remove_members(conn: AsyncConnection, audience_id: uuid.UUID, ids: lis
 async def list_members(conn: AsyncConnection, audience_id: uuid.UUID, page: PageRequest) -> list[ContactRow]:
     """By contact id; `page.after` is the last contact id served."""
     rows = await conn.execute(text(
-        "SELECT c.id, c.organization_id, c.phone, c.name, c.country, c.attributes, c.created_at, c.updated_at "
+        "SELECT c.id, c.organization_id, c.phone, c.name, c.country, c.attributes, c.created_at, c.updated_at, "
+        "       c.timezone "
         "FROM (SELECT contact_id FROM audience_members WHERE audience_id = :audience "
         "      AND (CAST(:after AS uuid) IS NULL OR contact_id > CAST(:after AS uuid)) "
         "      ORDER BY contact_id LIMIT :limit) m "
@@ -265,11 +270,12 @@ async def member_refs(conn: AsyncConnection, audience_id: uuid.UUID, after: str 
         (high, "AND contact_id < CAST(:high AS uuid) ")) if value is not None)
     rows = await conn.execute(text(
         # The id as text: the stream sends it as a string anyway, and text is cheaper to read.
-        "SELECT c.id::text AS id, c.phone, c.name, c.country FROM ("
+        "SELECT c.id::text AS id, c.phone, c.name, c.country, coalesce(c.timezone, '') AS timezone FROM ("
         f"  SELECT contact_id FROM audience_members WHERE audience_id = :audience {bounds}"
         "  ORDER BY contact_id LIMIT :limit) m "
         # OFFSET 0 keeps this a per-row index lookup: flattened, the planner hashes the whole table.
-        "CROSS JOIN LATERAL (SELECT id, phone, name, country FROM contacts WHERE id = m.contact_id OFFSET 0) c "
+        "CROSS JOIN LATERAL (SELECT id, phone, name, country, timezone FROM contacts WHERE id = m.contact_id "
+        "                    OFFSET 0) c "
         "ORDER BY m.contact_id"),
         {"audience": audience_id, "after": after, "low": low, "high": high, "limit": limit})
     return list(map(ContactRef._make, rows))

@@ -32,6 +32,7 @@ class ContactRow:
     attributes: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    timezone: str | None = None  # IANA name
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class ContactRef(NamedTuple):
     phone: str
     name: str | None
     country: str
+    timezone: str  # "" when unset
 
 
 class AttributeValueRef(NamedTuple):
@@ -68,3 +70,14 @@ class AttributeValueRef(NamedTuple):
     name: str | None
     country: str
     value: str
+    timezone: str  # "" when unset
+
+
+@dataclass(frozen=True)
+class DncEntryRow:
+    """A number on an organization's do-not-call list."""
+
+    organization_id: uuid.UUID
+    phone: str  # E.164
+    reason: str | None
+    created_at: datetime

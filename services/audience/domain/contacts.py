@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kernel import errors
 from services.audience.domain.attributes import validate_value
 from services.audience.domain.phones import normalise_phone
+from services.audience.domain.timezones import validate_timezone
 
 MAX_NAME_LENGTH = 200
 MAX_BULK = 10_000
@@ -19,6 +21,16 @@ class ValidContact:
     name: str | None
     country: str
     attributes: dict[str, Any]
+    timezone: str | None = None
+
+
+class ContactFields(NamedTuple):
+    """A contact as a request gives it, before validation."""
+
+    phone: str
+    name: str | None
+    attributes: dict[str, Any]
+    timezone: str | None = None
 
 
 def _prefixed(prefix: str, name: str) -> str:
@@ -55,13 +67,14 @@ def validate_attributes(values: dict[str, Any], types: dict[str, str], prefix: s
 
 
 def validate_contact(phone: str, name: str | None, attributes: dict[str, Any], types: dict[str, str],
-                     prefix: str = "") -> ValidContact:
+                     prefix: str = "", timezone: str | None = None) -> ValidContact:
     e164, country = normalise_phone(phone, _prefixed(prefix, "phone"))
     return ValidContact(
         phone=e164,
         name=validate_name(name, _prefixed(prefix, "name")),
         country=country,
         attributes=validate_attributes(attributes, types, prefix),
+        timezone=validate_timezone(timezone, _prefixed(prefix, "timezone")),
     )
 
 
@@ -82,8 +95,10 @@ def merge_attributes(current: dict[str, Any], patch: dict[str, Any]) -> tuple[di
     return merged, changed
 
 
-def validate_bulk(items: list[tuple[str, str | None, dict[str, Any]]], types: dict[str, str]) -> list[ValidContact]:
-    """All-or-nothing validation of an import; errors name the index, duplicates included."""
+def validate_bulk(items: Sequence[ContactFields | tuple[str, str | None, dict[str, Any]]],
+                  types: dict[str, str]) -> list[ValidContact]:
+    """All-or-nothing validation of an import; errors name the index, duplicates included. An
+    item may be a plain (phone, name, attributes): a contact without time zone."""
     if len(items) > MAX_BULK:
         raise errors.ValidationError(f"contacts: at most {MAX_BULK} contacts per import (got {len(items)})",
                                      field="contacts")
@@ -91,8 +106,10 @@ def validate_bulk(items: list[tuple[str, str | None, dict[str, Any]]], types: di
         raise errors.ValidationError("contacts: at least one contact is required", field="contacts")
     valid: list[ValidContact] = []
     first_index: dict[str, int] = {}
-    for i, (phone, name, attributes) in enumerate(items):
-        contact = validate_contact(phone, name, attributes, types, prefix=f"contacts[{i}]")
+    for i, item in enumerate(items):
+        given = ContactFields(*item)
+        contact = validate_contact(given.phone, given.name, given.attributes, types, prefix=f"contacts[{i}]",
+                                   timezone=given.timezone)
         if contact.phone in first_index:
             field = f"contacts[{i}].phone"
             raise errors.ValidationError(f"{field}: duplicate of contacts[{first_index[contact.phone]}].phone",

@@ -7,3 +7,5 @@ from kernel import errors
 ContactNotFoundError = errors.named(errors.NotFoundError, "ContactNotFoundError", "Contact not found")
 AudienceNotFoundError = errors.named(errors.NotFoundError, "AudienceNotFoundError", "Audience not found")
 AttributeNotFoundError = errors.named(errors.NotFoundError, "AttributeNotFoundError", "Custom attribute not found")
+DncEntryNotFoundError = errors.named(errors.NotFoundError, "DncEntryNotFoundError",
+                                     "This number is not on the do-not-call list")

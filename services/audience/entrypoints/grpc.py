@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
+
+from kernel import errors
 from outbound.audience.v1 import audience_pb2 as pb
 from outbound.audience.v1 import audience_pb2_grpc
 from services.audience.attributes import Attributes
 from services.audience.audiences import Audiences
 from services.audience.contacts import Contacts
+from services.audience.dnc import DoNotCall
 from services.audience.entrypoints.mapping import (
+    add_dnc_response,
     attribute_to_proto,
     attribute_value_batch,
     audience_to_proto,
     contact_input,
     contact_to_proto,
+    dnc_entry_to_proto,
+    import_chunks,
+    import_dnc_response,
     member_batch,
     struct_dict,
 )
@@ -22,11 +30,13 @@ from services.audience.membership import Membership
 
 
 class AudienceServicer(audience_pb2_grpc.AudienceServiceServicer):
-    def __init__(self, attributes: Attributes, contacts: Contacts, audiences: Audiences, membership: Membership):
+    def __init__(self, attributes: Attributes, contacts: Contacts, audiences: Audiences, membership: Membership,
+                 dnc: DoNotCall):
         self._attributes = attributes
         self._contacts = contacts
         self._audiences = audiences
         self._membership = membership
+        self._dnc = dnc
 
     async def CreateAttribute(self, request: pb.CreateAttributeRequest, context) -> pb.Attribute:
         return attribute_to_proto(await self._attributes.create(
@@ -37,8 +47,9 @@ class AudienceServicer(audience_pb2_grpc.AudienceServiceServicer):
         return pb.ListAttributesResponse(attributes=[attribute_to_proto(r) for r in rows], next_page_token=token)
 
     async def CreateContact(self, request: pb.CreateContactRequest, context) -> pb.Contact:
-        phone, name, attributes = contact_input(request.contact)
-        return contact_to_proto(await self._contacts.create(request.organization_id, phone, name, attributes))
+        phone, name, attributes, timezone = contact_input(request.contact)
+        return contact_to_proto(await self._contacts.create(request.organization_id, phone, name, attributes,
+                                                            timezone))
 
     async def GetContact(self, request: pb.GetContactRequest, context) -> pb.Contact:
         return contact_to_proto(await self._contacts.get(request.organization_id, request.contact_id))
@@ -54,6 +65,8 @@ class AudienceServicer(audience_pb2_grpc.AudienceServiceServicer):
             name=request.name if request.HasField("name") else None,
             clear_name=request.clear_name,
             attributes=struct_dict(request.attributes) if request.HasField("attributes") else None,
+            timezone=request.timezone if request.HasField("timezone") else None,
+            clear_timezone=request.clear_timezone,
         ))
 
     async def DeleteContact(self, request: pb.DeleteContactRequest, context) -> pb.DeleteContactResponse:
@@ -103,3 +116,31 @@ class AudienceServicer(audience_pb2_grpc.AudienceServiceServicer):
         async for rows in self._attributes.stream_values(request.organization_id, request.attribute_slug,
                                                          request.batch_size):
             yield attribute_value_batch(rows)
+
+    async def AddDnc(self, request: pb.AddDncRequest, context) -> pb.AddDncResponse:
+        return add_dnc_response(await self._dnc.add(request.organization_id, request.phones,
+                                                    request.reason if request.HasField("reason") else None))
+
+    async def RemoveDnc(self, request: pb.RemoveDncRequest, context) -> pb.RemoveDncResponse:
+        await self._dnc.remove(request.organization_id, request.phone)
+        return pb.RemoveDncResponse()
+
+    async def GetDnc(self, request: pb.GetDncRequest, context) -> pb.DncEntry:
+        return dnc_entry_to_proto(await self._dnc.get(request.organization_id, request.phone))
+
+    async def ListDnc(self, request: pb.ListDncRequest, context) -> pb.ListDncResponse:
+        rows, cursor = await self._dnc.page(request.organization_id, request.limit, request.cursor)
+        return pb.ListDncResponse(entries=[dnc_entry_to_proto(r) for r in rows], next_cursor=cursor)
+
+    async def CheckDnc(self, request: pb.CheckDncRequest, context) -> pb.CheckDncResponse:
+        return pb.CheckDncResponse(listed=await self._dnc.check(request.organization_id, request.phones))
+
+    async def ImportDnc(self, request_iterator: AsyncIterator[pb.DncImportChunk],
+                        context: grpc.aio.ServicerContext) -> pb.ImportDncResponse:
+        try:
+            tally = await self._dnc.import_numbers(import_chunks(request_iterator))
+        except errors.DomainError as err:
+            # The runtime's interceptor answers the errors of unary and server-streaming calls;
+            # a client stream's are answered here, the same way.
+            await context.abort(err.code, err.message, trailing_metadata=errors.to_trailing_metadata(err))
+        return import_dnc_response(tally)

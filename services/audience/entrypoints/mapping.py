@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -14,8 +15,11 @@ from services.audience.adapters.rows import (
     AudienceRow,
     ContactRef,
     ContactRow,
+    DncEntryRow,
 )
 from services.audience.contacts import ContactInput
+from services.audience.dnc import AddOutcome, ImportChunk
+from services.audience.domain.dnc import ImportTally
 
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -23,7 +27,8 @@ def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
 
 
 def contact_input(item: pb.ContactInput) -> ContactInput:
-    return item.phone, (item.name if item.HasField("name") else None), struct_dict(item.attributes)
+    return ContactInput(item.phone, item.name if item.HasField("name") else None, struct_dict(item.attributes),
+                        item.timezone if item.HasField("timezone") else None)
 
 
 def attribute_to_proto(row: AttributeRow) -> pb.Attribute:
@@ -36,6 +41,8 @@ def contact_to_proto(row: ContactRow) -> pb.Contact:
                          country=row.country, created_at=iso(row.created_at), updated_at=iso(row.updated_at))
     if row.name is not None:
         message.name = row.name
+    if row.timezone is not None:
+        message.timezone = row.timezone
     message.attributes.update(row.attributes)
     return message
 
@@ -47,7 +54,8 @@ def audience_to_proto(row: AudienceRow) -> pb.Audience:
 
 
 def _ref(row: ContactRef | AttributeValueRef) -> pb.ContactRef:
-    return pb.ContactRef(contact_id=str(row.id), phone=row.phone, name=row.name or "", country=row.country)
+    return pb.ContactRef(contact_id=str(row.id), phone=row.phone, name=row.name or "", country=row.country,
+                         timezone=row.timezone)
 
 
 def member_batch(rows: list[ContactRef], columnar: bool) -> pb.ContactBatch:
@@ -55,9 +63,35 @@ def member_batch(rows: list[ContactRef], columnar: bool) -> pb.ContactBatch:
     contact."""
     if columnar:
         return pb.ContactBatch(contact_ids=[r.id for r in rows], phones=[r.phone for r in rows],
-                               names=[r.name or "" for r in rows], countries=[r.country for r in rows])
+                               names=[r.name or "" for r in rows], countries=[r.country for r in rows],
+                               timezones=[r.timezone for r in rows])
     return pb.ContactBatch(contacts=[_ref(r) for r in rows])
 
 
 def attribute_value_batch(rows: list[AttributeValueRef]) -> pb.AttributeValueBatch:
     return pb.AttributeValueBatch(values=[pb.AttributeValue(contact=_ref(r), value=r.value) for r in rows])
+
+
+def dnc_entry_to_proto(row: DncEntryRow) -> pb.DncEntry:
+    entry = pb.DncEntry(organization_id=str(row.organization_id), phone=row.phone, created_at=iso(row.created_at))
+    if row.reason is not None:
+        entry.reason = row.reason
+    return entry
+
+
+def add_dnc_response(outcome: AddOutcome) -> pb.AddDncResponse:
+    return pb.AddDncResponse(added=outcome.added, already_listed=outcome.already_listed,
+                             invalid=[pb.DncInvalidPhone(index=i, error=e) for i, e in outcome.invalid])
+
+
+async def import_chunks(requests: AsyncIterator[pb.DncImportChunk]) -> AsyncIterator[ImportChunk]:
+    """The chunks of an ImportDnc stream; their repeated fields are handed on as they are (no copy)."""
+    async for chunk in requests:
+        yield ImportChunk(chunk.organization_id, chunk.reason if chunk.HasField("reason") else None,
+                          chunk.lines, chunk.line_numbers)
+
+
+def import_dnc_response(tally: ImportTally) -> pb.ImportDncResponse:
+    return pb.ImportDncResponse(added=tally.added, already_listed=tally.already_listed,
+                                invalid=[pb.DncInvalidLine(line=line, error=e) for line, e in tally.invalid],
+                                invalid_count=tally.invalid_count)

@@ -1,4 +1,4 @@
-"""`outbound serve audience`: the audience gRPC server and its outbox relay."""
+"""`outbound serve audience`: the audience gRPC server, its outbox relay and the opt-out consumer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from services.audience.adapters.range_reader import RangeReader
 from services.audience.attributes import Attributes
 from services.audience.audiences import Audiences
 from services.audience.contacts import Contacts
+from services.audience.dnc import DoNotCall
+from services.audience.entrypoints.consumers import OptOutConsumer
 from services.audience.entrypoints.grpc import AudienceServicer
 from services.audience.membership import Membership
 
@@ -20,9 +22,11 @@ async def main(settings: Settings) -> None:
     js = await runtime.broker()
     publisher = EventPublisher(engine, js)
     reader = RangeReader(engine)
+    dnc = DoNotCall(engine)
     servicer = AudienceServicer(Attributes(engine, reader), Contacts(engine, publisher), Audiences(engine),
-                                Membership(engine, reader))
+                                Membership(engine, reader), dnc)
     audience_pb2_grpc.add_AudienceServiceServicer_to_server(servicer, runtime.server)
     runtime.add_services([audience_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name])
     runtime.add_background(publisher.relay_forever)
+    runtime.add_background(OptOutConsumer(js, dnc).run)
     await runtime.run()
