@@ -1,4 +1,4 @@
-"""/api/flows: call flows (say / gather / transfer / hangup graphs), immutable once created."""
+"""/api/flows: call flows (say / gather / transfer / hangup / optout graphs), immutable once created."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ router = APIRouter(tags=["flows"])
 
 class FlowNodeIn(ApiModel):
     id: str = Field(description="Unique within the flow; auto-pause rules name nodes by it")
-    type: str = Field(description="say | gather | transfer | hangup")
-    text: str | None = Field(None, description="say: what is spoken (or audioId)")
-    next: str | None = Field(None, description="say, transfer: the node that follows")
+    type: str = Field(description="say | gather | transfer | hangup | optout (says its text and puts the called "
+                                  "number on the organization's do-not-call list)")
+    text: str | None = Field(None, description="say: what is spoken (or audioId); optout: what is spoken (required)")
+    next: str | None = Field(None, description="say, transfer: the node that follows; optout: the node that "
+                                               "follows, optional (absent: the call ends)")
     prompt: str | None = Field(None, description="gather: what is spoken before listening (or audioId)")
     options: dict[str, str] | None = Field(None, description="gather: key pressed (0-9, *, #) → node id")
     timeout_seconds: Int32 | None = Field(None, description="gather: seconds to wait for a key, 1-120 (default 5)")
@@ -33,7 +35,8 @@ class FlowNodeIn(ApiModel):
 class CreateFlowRequest(ApiModel):
     name: str
     start_node_id: str
-    nodes: list[FlowNodeIn] = Field(description="At least one node; every path from the start ends at a hangup")
+    nodes: list[FlowNodeIn] = Field(description="At least one node; every path from the start ends at a hangup "
+                                                "(or an optout without next)")
 
 
 class FlowNodeOut(ApiResponse):
@@ -64,6 +67,7 @@ _NODE_FIELDS = {
     "gather": ("prompt", "options", "timeout_seconds", "no_input"),
     "transfer": ("to", "next"),
     "hangup": (),
+    "optout": ("text", "next"),
 }
 # A node that plays an uploaded audio shows audioId in place of its text or prompt.
 _SPOKEN = {"say": "text", "gather": "prompt"}
@@ -73,6 +77,8 @@ def _node(node: dialer_pb2.FlowNode) -> dict[str, Any]:
     out: dict[str, Any] = {"id": node.id, "type": node.type}
     for name in _NODE_FIELDS.get(node.type, ()):
         value = getattr(node, name)
+        if name == "next" and not value:
+            continue  # an optout without next ends the call: no field rather than ""
         out[name] = dict(value) if name == "options" else value
     if node.audio_id and node.type in _SPOKEN:
         out.pop(_SPOKEN[node.type], None)
@@ -93,7 +99,7 @@ _RESPONSE = {"response_model": FlowResponse, "response_model_exclude_unset": Tru
 async def create_flow(request: CreateFlowRequest, org: str = Depends(organization_id),
                       stubs: Clients = Depends(clients)) -> FlowResponse:
     """Create a flow. Node ids must be unique, every reference must name a node, and every
-    path from the start node must end at a hangup (no loops)."""
+    path from the start node must end at a hangup or an optout without next (no loops)."""
     nodes = [
         dialer_pb2.FlowNode(id=n.id, type=n.type, text=n.text or "", next=n.next or "", prompt=n.prompt or "",
                             options=n.options or {}, timeout_seconds=n.timeout_seconds or 0,

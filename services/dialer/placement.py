@@ -30,7 +30,7 @@ from services.dialer.adapters.did_slots import DidSlots, GateClosed, GateUnreada
 from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.peers import Accounts
 from services.dialer.adapters.publisher import ResultPublisher
-from services.dialer.domain import attempts
+from services.dialer.domain import attempts, optout
 from services.dialer.domain.attempts import CallRecord, NewAttempt, Verdict
 from services.dialer.domain.billing import reservation_id
 from services.dialer.domain.did_choice import DidInfo, preferred_group
@@ -124,7 +124,8 @@ class Placement:
         if claim.kind in (Verdict.FINISHED, Verdict.ABANDONED):
             # The call happened (or was lost mid-call): its result may not have reached anyone.
             await self._settlement.settle(record)
-            await self._publisher.publish(record, answering=stream_seq if claim.kind == Verdict.FINISHED else None)
+            await self._publisher.publish(record, answering=stream_seq if claim.kind == Verdict.FINISHED else None,
+                                          opted_out=await self._opted_out(req, record))
             return ACK
         if claim.kind == Verdict.REJECTED:
             await self._publisher.publish(record)
@@ -165,6 +166,12 @@ class Placement:
                 self._flow_cache.clear()
             self._flow_cache[key] = row.flow  # flows are immutable
         return self._flow_cache[key]
+
+    async def _opted_out(self, req: execution_events.DialRequested, record: CallRecord) -> bool:
+        """A result published again says what the first said: the same flow (immutable) and nodes."""
+        if not record.node_ids:
+            return False
+        return optout.opted_out(await self._flow(record.organization_id, req.flow_id), record.node_ids)
 
     async def _reject(self, attempt: NewAttempt, reason: str, stream_seq: int,
                       outcome: str = attempts.REJECTED_OUTCOME) -> Decision:
@@ -240,7 +247,7 @@ class Placement:
                 return ACK
             # The result first: the execution waits for it, not for the charge (a settlement that
             # fails or is cut short is finished by the sweeper from the record).
-            await self._publisher.publish(finished)
+            await self._publisher.publish(finished, opted_out=optout.opted_out(flow, finished.node_ids))
             await self._settlement.settle(finished)
             return ACK
         finally:

@@ -16,7 +16,9 @@ REJECTED = "call.rejected"
 NOT_PLACED = "call.not_placed"
 
 
-def to_result(record: CallRecord) -> events_pb2.CallResult:
+def to_result(record: CallRecord, opted_out: bool = False) -> events_pb2.CallResult:
+    """The record as an event; `opted_out` (domain.optout) needs the call's flow, which the record
+    does not hold, so the caller tells it."""
     return events_pb2.CallResult(
         attempt_id=record.attempt_id, execution_id=record.execution_id,
         organization_id=record.organization_id, contact_id=record.contact_id, attempt=record.attempt,
@@ -25,6 +27,7 @@ def to_result(record: CallRecord) -> events_pb2.CallResult:
         started_at=iso(record.started_at), answered_at=iso(record.answered_at), ended_at=iso(record.ended_at),
         talk_seconds=record.talk_seconds, node_ids=list(record.node_ids),
         sip_code=record.sip_code, q850_cause=record.q850_cause,  # None leaves the field absent
+        phone=record.phone, opted_out=opted_out,
     )
 
 
@@ -56,9 +59,9 @@ class ResultPublisher:
         self.js = js
         self._batches = Coalescer(self._publish_batch)
 
-    async def publish(self, record: CallRecord, answering: int | None = None) -> None:
+    async def publish(self, record: CallRecord, answering: int | None = None, *, opted_out: bool = False) -> None:
         subject, msg_id = message_id(record, answering)
-        await self._batches((subject, to_result(record).SerializeToString(), msg_id))
+        await self._batches((subject, to_result(record, opted_out).SerializeToString(), msg_id))
 
     async def _publish_batch(self, items: list[tuple[str, bytes, str]]) -> list[Exception | None]:
         return await jetstream.publish_each(self.js, items)

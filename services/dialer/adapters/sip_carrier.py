@@ -248,7 +248,7 @@ class SipCarrier(Carrier):
         """The flow as a line walks it, every prompt rendered to a WAV file."""
         steps = []
         for node in flow.nodes:
-            text = node.text if node.type == "say" else node.prompt if node.type == "gather" else ""
+            text = node.text if node.type in ("say", "optout") else node.prompt if node.type == "gather" else ""
             audio_id = getattr(node, "audio_id", "") or ""
             wav = await self._wav(text, audio_id) if (text or audio_id) else ""
             steps.append({"id": node.id, "type": node.type, "next": node.next, "wav": wav,

@@ -1,7 +1,8 @@
 """The flow walk of one answered SIP call, inside a line worker (adapters.sip_line).
 
-The walk follows the same edges as `domain.flows.walk_flow`, but over real media: `say` plays
-its prompt and goes on when the prompt has played; `gather` plays its prompt and takes the first
+The walk follows the same edges as `domain.flows.walk_flow`, but over real media: `say` (and
+`optout`, walked exactly like it) plays its prompt and goes on when the prompt has played, an
+`optout` without `next` ending the call; `gather` plays its prompt and takes the first
 digit heard from the prompt's start until `timeout_seconds` after its end, then follows
 `options[digit]`, or `noInput` for no digit or a digit without an option; `transfer` sends REFER
 and is over for us once the far end accepts it (a final 2xx NOTIFY; its BYE ends the call too),
@@ -24,6 +25,8 @@ from typing import Any, Protocol
 
 # How long an accepted REFER may go without its final NOTIFY (or the far end's BYE).
 TRANSFER_WAIT_SECONDS = 30.0
+# Node types that play their prompt, then go on to `next` (none: the call ends).
+_SPOKEN_THEN_NEXT = ("say", "optout")
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Step:
     id: str
     type: str
     next: str = ""
-    wav: str = ""  # say: its text; gather: its prompt ("" plays nothing)
+    wav: str = ""  # say, optout: its text; gather: its prompt ("" plays nothing)
     options: dict[str, str] = field(default_factory=dict)
     no_input: str = ""
     timeout_seconds: float = 0.0
@@ -85,7 +88,7 @@ class FlowWalk:
             return
         self.current = step
         self.executed.append(step.id)
-        if step.type == "say":
+        if step.type in _SPOKEN_THEN_NEXT:
             self.until = now + self.media.play(step.wav)
         elif step.type == "gather":
             self.until = now + self.media.play(step.wav) + step.timeout_seconds
@@ -112,7 +115,7 @@ class FlowWalk:
         step = self.current
         if self.done or step is None or now < self.until:
             return
-        if step.type == "say":
+        if step.type in _SPOKEN_THEN_NEXT:
             self._enter(step.next, now, since=self.until)
         elif step.type == "gather":
             self.media.stop_playing()

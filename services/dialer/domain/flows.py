@@ -1,8 +1,11 @@
-"""Call flows: a graph of say / gather / transfer / hangup nodes, its rules, and its walk.
+"""Call flows: a graph of say / gather / transfer / hangup / optout nodes, its rules, and its walk.
 
 What a say or gather node plays is exactly one of: its text (say `text`, gather `prompt`), spoken by
 text-to-speech, or an uploaded audio (`audioId`). The audio must be the organization's own; that
 check needs the stored audio, so `audio_references` names each reference for the use case to look up.
+
+An `optout` node says its text (text-to-speech only) and goes on to `next`, or ends the call when it
+has none: the called person asked not to be called again (see `domain.optout`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from kernel.errors import ValidationError
 from services.dialer.domain.phone import normalize_e164
 
-NODE_TYPES = ("say", "gather", "transfer", "hangup")
+NODE_TYPES = ("say", "gather", "transfer", "hangup", "optout")
 MAX_NODES = 500
 MAX_ID_LENGTH = 100
 MAX_NAME_LENGTH = 200
@@ -29,6 +32,7 @@ _FIELDS = {
     "gather": {"prompt", "audio_id", "options", "timeout_seconds", "no_input"},
     "transfer": {"to", "next"},
     "hangup": set(),
+    "optout": {"text", "next"},
 }
 _API_NAMES = {"text": "text", "next": "next", "prompt": "prompt", "options": "options",
               "timeout_seconds": "timeoutSeconds", "no_input": "noInput", "to": "to", "audio_id": "audioId"}
@@ -51,6 +55,9 @@ class FlowNode:
         """(api field, target node id) for every edge leaving this node."""
         if self.type in ("say", "transfer"):
             return [("next", self.next)]
+        if self.type == "optout":
+            # `next` is optional: an optout without it ends the call, like a hangup.
+            return [("next", self.next)] if self.next else []
         if self.type == "gather":
             edges = [(f"options.{digit}", target) for digit, target in sorted(self.options.items())]
             return [*edges, ("noInput", self.no_input)]
@@ -126,7 +133,7 @@ def _check_fields(node: FlowNode, node_id: str, where: str) -> FlowNode:
         raise _fail(f"{where}.type", f"must be one of {', '.join(NODE_TYPES)}")
     for attr, api in _API_NAMES.items():
         if attr not in _FIELDS[kind] and _present(node, attr):
-            raise _fail(f"{where}.{api}", f"not allowed on a {kind} node")
+            raise _fail(f"{where}.{api}", f"not allowed on {_article(kind)} {kind} node")
     if kind == "say":
         text, audio_id = _spoken(node.text, node.audio_id, f"{where}.text", f"{where}.audioId")
         if not node.next.strip():
@@ -159,7 +166,17 @@ def _check_fields(node: FlowNode, node_id: str, where: str) -> FlowNode:
         if not node.next.strip():
             raise _fail(f"{where}.next", "required")
         return FlowNode(id=node_id, type=kind, to=to, next=node.next.strip())
+    if kind == "optout":
+        if not node.text.strip():
+            raise _fail(f"{where}.text", "required")
+        if len(node.text) > MAX_TEXT_LENGTH:
+            raise _fail(f"{where}.text", f"must be at most {MAX_TEXT_LENGTH} characters")
+        return FlowNode(id=node_id, type=kind, text=node.text, next=node.next.strip())
     return FlowNode(id=node_id, type=kind)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _spoken(text: str, audio_id: str, text_field: str, audio_field: str) -> tuple[str, str]:
@@ -184,7 +201,8 @@ def audio_references(flow: Flow) -> list[tuple[str, str]]:
 
 
 def _reject_cycles(nodes: Sequence[FlowNode], index: dict[str, int], start: str) -> None:
-    """Every path from the start must end at a hangup: no cycle may be reachable.
+    """Every path from the start must end (at a hangup, or an optout without `next`): no cycle
+    may be reachable.
 
     Iterative depth-first search; the edge that closes a cycle is the field named.
     """
@@ -213,7 +231,8 @@ def walk_flow(flow: Flow, digits: Sequence[str]) -> list[str]:
     """Node ids executed in one answered call, in order.
 
     The n-th gather takes digits[n]; a missing digit, or one the gather has no option
-    for, follows the gather's noInput edge. Valid flows are acyclic, so the walk ends;
+    for, follows the gather's noInput edge. An optout goes on to `next` like a say, and
+    without one the call ends there. Valid flows are acyclic, so the walk ends;
     the step bound guards against a flow stored before validation existed.
     """
     executed: list[str] = []
