@@ -51,8 +51,11 @@ class ExecutionResponse(ApiResponse):
     contacts_failed: int
     contacts_pending: int
     contacts_in_progress: int
-    contacts_skipped: int = Field(description="Left uncalled by cancel or stopAt; the five counters sum to "
+    contacts_skipped: int = Field(description="Left uncalled by cancel or stopAt, or skipped because the "
+                                              "number is on the do-not-call list; the five counters sum to "
                                               "totalContacts")
+    contacts_skipped_by: dict[str, int] = Field(
+        description="contactsSkipped per reason: cancelled, stopped, dnc (they add up to contactsSkipped)")
     scheduled_start_at: str
     scheduled_stop_at: str | None
     actual_start_at: str | None
@@ -78,7 +81,8 @@ def execution_json(e: pb.Execution) -> dict[str, Any]:
         "flowId": e.flow_id, "status": e.status, "totalContacts": e.total_contacts,
         "contactsCompleted": e.contacts_completed, "contactsFailed": e.contacts_failed,
         "contactsPending": e.contacts_pending, "contactsInProgress": e.contacts_in_progress,
-        "contactsSkipped": e.contacts_skipped, "scheduledStartAt": e.scheduled_start_at,
+        "contactsSkipped": e.contacts_skipped, "contactsSkippedBy": dict(e.contacts_skipped_by),
+        "scheduledStartAt": e.scheduled_start_at,
         "scheduledStopAt": _none(e.scheduled_stop_at), "actualStartAt": _none(e.actual_start_at),
         "actualEndAt": _none(e.actual_end_at), "autoPauseRules": auto_pause_rules_json(e),
         "createdAt": e.created_at, "updatedAt": e.updated_at,
@@ -165,3 +169,43 @@ async def cancel_execution(execution_id: str, org: str = Depends(organization_id
     await call(stubs.execution.CancelExecution, pb.CancelExecutionRequest(
         organization_id=org, execution_id=execution_id))
     return Response(status_code=204)
+
+
+class ExecutionContactResponse(ApiResponse):
+    contact_id: str
+    phone: str
+    state: str = Field(description="pending | in_progress | completed | failed | skipped")
+    attempts: int = Field(description="Attempts placed or under way")
+    last_outcome: str | None
+    next_attempt_at: str | None = Field(description="When a pending contact is due next; null otherwise")
+    blocked_by: str | None = Field(
+        description="What holds a pending contact now, the first that applies of: execution_not_running, "
+                    "stop_at, pause_window, calling_hours, dnc, frequency_cap, credits, concurrency_limit, "
+                    "retry_delay; null when nothing holds it (or it is not pending)")
+    skipped_reason: str | None = Field(description="For a skipped contact: cancelled, stopped or dnc")
+
+
+def contact_json(c: pb.ExecutionContact) -> dict[str, Any]:
+    return {"contactId": c.contact_id, "phone": c.phone, "state": c.state, "attempts": c.attempts,
+            "lastOutcome": _none(c.last_outcome), "nextAttemptAt": _none(c.next_attempt_at),
+            "blockedBy": _none(c.blocked_by), "skippedReason": _none(c.skipped_reason)}
+
+
+@router.get("/program-executions/{execution_id}/contacts", response_model=list[ExecutionContactResponse])
+async def list_execution_contacts(execution_id: str, response: Response, state: str | None = None,
+                                  limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+                                  org: str = Depends(organization_id),
+                                  stubs: Clients = Depends(clients)) -> list[dict[str, Any]]:
+    """The execution's contacts (optionally of one `state`), each with why it is not being called now."""
+    answer = await call(stubs.execution.ListExecutionContacts, pb.ListExecutionContactsRequest(
+        organization_id=org, execution_id=execution_id, state=state or "", limit=limit, cursor=cursor or ""))
+    next_page(response, answer.next_cursor)
+    return [contact_json(c) for c in answer.contacts]
+
+
+@router.get("/program-executions/{execution_id}/contacts/{contact_id}", response_model=ExecutionContactResponse)
+async def get_execution_contact(execution_id: str, contact_id: str, org: str = Depends(organization_id),
+                                stubs: Clients = Depends(clients)) -> dict[str, Any]:
+    """One contact of the execution and why it is not being called now."""
+    return contact_json(await call(stubs.execution.GetExecutionContact, pb.GetExecutionContactRequest(
+        organization_id=org, execution_id=execution_id, contact_id=contact_id)))

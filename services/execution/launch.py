@@ -26,6 +26,7 @@ from services.execution.domain.errors import (
     ProgramNotFoundError,
     ProgramStatusConflictError,
 )
+from services.execution.domain.zones import zone_keys_for
 from services.execution.outbox import Outbox
 
 log = logs.get("execution.launch")
@@ -56,17 +57,18 @@ class Launch:
             total_contacts=0, contacts_completed=0, contacts_failed=0, contacts_pending=0,
             contacts_in_progress=0, contacts_skipped=0, scheduled_start_at=start.start_at,
             scheduled_stop_at=program.stop_at, actual_start_at=start.started_at, actual_end_at=None,
-            created_at=now, updated_at=now)
+            created_at=now, updated_at=now, calling_hours=program.calling_hours)
         live = program.live
         try:
             async with self.engine.begin() as conn:
                 await executions.insert_execution(conn, row)
                 if not live:
-                    total = await contacts.copy_batch_contacts(
-                        conn, row.id, self.peers.stream_audience(organization_id, program.audience_id), now)
-                    if total == 0:
+                    copied = await contacts.copy_batch_contacts(
+                        conn, row.id, self.peers.stream_audience(organization_id, program.audience_id), now,
+                        zone_key_of=zone_keys_for(program))
+                    if copied.total == 0:
                         raise AudienceEmptyError()
-                    await executions.set_batch_total(conn, row.id, total)
+                    await executions.set_batch_total(conn, row.id, copied.total, copied.zone_keys)
         except ActiveExecutionExists:
             raise ProgramStatusConflictError(
                 "Program status changed (concurrent operation): another launch created its execution") from None

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nats.js import JetStreamContext
@@ -25,22 +26,31 @@ from services.execution.adapters.claims import Attempt, CallingExecution
 from services.execution.adapters.dial_backlog import DialBacklog
 from services.execution.adapters.node_counters import CountersUnavailable
 from services.execution.auto_pause_counting import AutoPauseCounting
+from services.execution.domain import blocking
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
 from services.execution.domain.admission import dispatch_budget
+from services.execution.domain.calling_hours_gate import ZoneGate, gate
 from services.execution.domain.deadline import dial_deadline
 from services.execution.outbox import Outbox
+from services.execution.screening import Screened, Screening
 
 log = logs.get("execution.orchestrator")
 
 DEFERRED_COUNTING_SECONDS = 0.5
 
 
+@dataclass(frozen=True)
+class CachedGate:
+    gate: ZoneGate
+    keys: tuple[str, ...]  # the execution's zone keys it was computed for (live contacts add keys)
+
+
 class Orchestrator:
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, clock: Clock, gates: CallGates, outbox: Outbox,
                  counting: AutoPauseCounting, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
                  batch_size: int = 500, request_ttl_seconds: float = 30.0,
-                 backlog: DialBacklog | None = None, backlog_limit: int = 0):
+                 backlog: DialBacklog | None = None, backlog_limit: int = 0, screening: Screening | None = None):
         self.engine = engine
         self.js = js
         self.clock = clock
@@ -56,6 +66,8 @@ class Orchestrator:
         self.backlog_limit = backlog_limit
         # execution id → (start of its next pause window, valid until): recomputed once passed.
         self._next_windows: dict[str, tuple[datetime | None, datetime]] = {}
+        self._zone_gates: dict[str, CachedGate] = {}
+        self.screening = screening
         self._woken = asyncio.Event()
 
     def wake(self) -> None:
@@ -108,6 +120,7 @@ class Orchestrator:
             log.info("execution completed", extra={"execution_id": execution_id})
         for execution_id in await self.outbox.sweep():
             self._next_windows.pop(execution_id, None)
+            self._zone_gates.pop(execution_id, None)
         return dispatched >= self.batch_size
 
     async def stop_past_stop_at(self, now: datetime) -> None:
@@ -141,6 +154,17 @@ class Orchestrator:
         ttl = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)
         return dial_deadline(now, ttl, cached[0], row.scheduled_stop_at)
 
+    def _zone_gate(self, row: CallingExecution, now: datetime) -> ZoneGate | None:
+        """Its zone keys open and closed now (calling_hours_gate); None without calling hours."""
+        if row.calling_hours is None:
+            return None
+        cached = self._zone_gates.get(row.id)
+        if cached is None or now >= cached.gate.valid_until or cached.keys != row.zone_keys:
+            horizon = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)
+            cached = self._zone_gates[row.id] = CachedGate(
+                gate(row.calling_hours, row.zone_keys, now, horizon), row.zone_keys)
+        return cached.gate
+
     async def dispatch(self, now: datetime) -> int:
         async with self.engine.connect() as conn:
             candidates = await claims.dispatchable(conn, now)
@@ -150,11 +174,14 @@ class Orchestrator:
         budget = await self._budget()
         context: dict[str, CallingExecution] = {}
         deadlines: dict[str, datetime] = {}
+        zone_gates: dict[str, ZoneGate] = {}
         for row in candidates:
-            if budget <= 0:
-                break
             if self._in_pause_window(row, now):
                 continue
+            if (zones := self._zone_gate(row, now)) is not None:
+                zone_gates[row.id] = zones
+                if not zones.open:
+                    continue  # its due contacts move to their openings below
             # No more than it has pending: the rest of the batch goes to the next executions.
             n = min(row.max_concurrent_calls - row.contacts_in_progress, row.contacts_pending, budget)
             if n > 0:
@@ -162,6 +189,7 @@ class Orchestrator:
                 context[row.id] = row
                 deadlines[row.id] = self._deadline(row, now)
                 budget -= n
+        await self._defer_closed(zone_gates, now)
         if not limits:
             return 0
         async with self.engine.begin() as conn:
@@ -171,16 +199,40 @@ class Orchestrator:
             # the gate with a newer version, so this open can never outlive it.
             await self.gates.open({e: locked[e].status_version for e in limits})
             with metrics.CLAIM_LATENCY.time():
-                claimed = await claims.claim_due(conn, limits, now, self._lease_until(now))
-            per_execution = Counter(a.execution_id for a in claimed)
-            await counters.apply_counter_deltas(conn, {
-                e: {"contacts_pending": -n, "contacts_in_progress": n} for e, n in per_execution.items()}, now)
+                claimed = await claims.claim_due(conn, limits, now, self._lease_until(now),
+                                                 {e: list(zone_gates[e].open) for e in limits if e in zone_gates})
+            screened = (await self.screening.screen(claimed, {e: r.organization_id for e, r in context.items()}, now)
+                        if self.screening is not None and claimed else Screened(kept=claimed))
+            await claims.unclaim(conn, screened.deferred, now)
+            await claims.skip_claimed(conn, [a.id for a in screened.listed], blocking.SKIPPED_DNC, now)
+            deltas: dict[str, Counter[str]] = defaultdict(Counter)
+            for attempt in screened.kept:
+                deltas[attempt.execution_id].update({"contacts_pending": -1, "contacts_in_progress": 1})
+            for attempt in screened.listed:
+                deltas[attempt.execution_id].update({"contacts_pending": -1, "contacts_skipped": 1,
+                                                     counters.SKIPPED_DNC: 1})
+            await counters.apply_counter_deltas(conn, deltas, now)
+        claimed = screened.kept
+        if screened.listed:
+            log.info("contacts skipped: on the do-not-call list", extra={"count": len(screened.listed)})
         if claimed:
+            contact_deadlines = {a.id: d for a in claimed
+                                 if (g := zone_gates.get(a.execution_id)) and (d := g.deadline(a.zone_key))}
             try:
-                await events.publish(self.js, events.dial_requests(claimed, context, deadlines, now))
+                await events.publish(self.js, events.dial_requests(claimed, context, deadlines, now,
+                                                                   contact_deadlines=contact_deadlines))
             except Exception as exc:  # the lease sweeper re-publishes what did not get out
                 log.warning("dial requests not all published", extra={"error": repr(exc), "count": len(claimed)})
         return len(claimed)
+
+    async def _defer_closed(self, zone_gates: dict[str, ZoneGate], now: datetime) -> None:
+        """Due contacts of closed zone keys wait for their openings (execution rows locked first)."""
+        closing = {e: g.closed for e, g in zone_gates.items() if g.closed}
+        if not closing:
+            return
+        async with self.engine.begin() as conn:
+            for execution_id in await claims.lock_for_sweep(conn, list(closing)):
+                await claims.defer_closed(conn, execution_id, closing[execution_id], now)
 
     async def _budget(self) -> int:
         if self.backlog is None or self.backlog_limit <= 0:
@@ -204,7 +256,8 @@ class Orchestrator:
             moves: dict[str, list[tuple[str, str]]] = defaultdict(list)
             for attempt in expired:
                 execution = locked[attempt.execution_id]
-                if self._may_call(execution, now):
+                zones = self._zone_gate(execution, now)
+                if self._may_call(execution, now) and (zones is None or zones.deadline(attempt.zone_key)):
                     again.append(attempt)
                     continue
                 target = ct.SKIPPED if st.is_terminal(execution.status) else ct.PENDING
@@ -228,6 +281,9 @@ class Orchestrator:
         suffix = f":lease:{int(now.timestamp())}"
         log.warning("re-publishing expired attempts", extra={"count": len(again)})
         try:
-            await events.publish(self.js, events.dial_requests(again, locked, deadlines, now, suffix))
+            contact_deadlines = {a.id: d for a in again if (g := self._zone_gate(locked[a.execution_id], now))
+                                 and (d := g.deadline(a.zone_key))}
+            await events.publish(self.js, events.dial_requests(again, locked, deadlines, now, suffix,
+                                                               contact_deadlines=contact_deadlines))
         except Exception as exc:
             log.warning("lease re-publish failed", extra={"error": repr(exc)})

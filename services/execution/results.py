@@ -23,6 +23,7 @@ from services.execution.auto_pause_counting import AutoPauseCounting
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
 from services.execution.domain.launch import LIVE
+from services.execution.domain.zones import zone_key_of
 
 log = logs.get("execution.results")
 
@@ -146,8 +147,15 @@ class Results:
             locked = await executions.lock_live_executions(conn, {f.execution_id for f in valid})
             accepted = [f for f in valid if (e := locked.get(f.execution_id)) is not None
                         and st.is_active(e.status) and e.mode == LIVE and e.organization_id == f.organization_id]
-            added = await contacts.insert_live_contacts(conn, [
-                LiveContact(f.execution_id, f.trigger_id, f.contact_id, f.phone, f.country) for f in accepted], now)
+            live = [LiveContact(f.execution_id, f.trigger_id, f.contact_id, f.phone, f.country,
+                                zone_key_of(target.timezone)(f.phone, "") if target.has_calling_hours else None)
+                    for f in accepted if (target := locked[f.execution_id])]
+            added = await contacts.insert_live_contacts(conn, live, now)
             await counters.count_live_contacts(conn, Counter(added), now)
+            zones: dict[str, set[str]] = defaultdict(set)
+            for contact in live:
+                if contact.zone_key is not None:
+                    zones[contact.execution_id].add(contact.zone_key)
+            await executions.add_zone_keys(conn, zones)
         if added:
             self._hint_dispatch()

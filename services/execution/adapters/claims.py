@@ -15,16 +15,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaign_rules import pause_windows
+from campaign_rules import calling_hours, pause_windows
+from campaign_rules.calling_hours import CallingHours
 from campaign_rules.pause_windows import PauseWindows
-from services.execution.adapters.tables import IN_PROGRESS_SQL, PENDING_SQL, literal
+from services.execution.adapters.tables import IN_PROGRESS_SQL, PENDING_SQL, SKIPPED_SQL, literal
 from services.execution.domain import status as st
 
 RUNNING_SQL = literal(st.RUNNING)
 
 # What a dial request needs of its execution, what decides whether it may call now, and its capacity.
 _CONTEXT = """id, organization_id, program_id, flow_id, did_pool, status, timezone, pause_windows,
-    scheduled_stop_at, status_version, max_concurrent_calls, contacts_in_progress, contacts_pending"""
+    scheduled_stop_at, status_version, max_concurrent_calls, contacts_in_progress, contacts_pending,
+    calling_hours, zone_keys"""
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,17 @@ class CallingExecution:
     max_concurrent_calls: int
     contacts_in_progress: int
     contacts_pending: int
+    calling_hours: CallingHours | None = None  # none: its contacts have no zone key
+    zone_keys: tuple[str, ...] = ()
 
 
 def _calling(r: RowMapping) -> CallingExecution:
+    hours = r["calling_hours"]
     return CallingExecution(
         str(r["id"]), r["organization_id"], r["program_id"], r["flow_id"], tuple(r["did_pool"] or ()), r["status"],
         r["timezone"], pause_windows.from_json(r["pause_windows"]), r["scheduled_stop_at"], int(r["status_version"]),
-        int(r["max_concurrent_calls"]), int(r["contacts_in_progress"]), int(r["contacts_pending"]))
+        int(r["max_concurrent_calls"]), int(r["contacts_in_progress"]), int(r["contacts_pending"]),
+        None if hours is None else calling_hours.from_json(hours), tuple(r["zone_keys"] or ()))
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,14 @@ class Attempt:
     country: str
     attempt: int
     last_outcome: str | None
+    zone_key: str | None = None
+
+
+_ATTEMPT_COLUMNS = "id, execution_id, contact_ref, contact_id, phone, country, attempt, last_outcome, zone_key"
 
 
 def _attempt(r: Any) -> Attempt:
-    return Attempt(int(r[0]), str(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7])
+    return Attempt(int(r[0]), str(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8])
 
 
 async def dispatchable(conn: AsyncConnection, now: datetime) -> list[CallingExecution]:
@@ -106,20 +116,29 @@ async def lock_claimable(conn: AsyncConnection, execution_ids: Sequence[str], no
     return {str(r[0]): Claimable(int(r[1]), int(r[2])) for r in result if int(r[1]) > 0}
 
 
-async def claim_due(conn: AsyncConnection, limits: Mapping[str, int], now: datetime,
-                    lease_until: datetime) -> list[Attempt]:
-    """Claim due pending contacts of several executions in one statement; attempt + 1."""
+async def claim_due(conn: AsyncConnection, limits: Mapping[str, int], now: datetime, lease_until: datetime,
+                    open_keys: Mapping[str, Sequence[str]] | None = None) -> list[Attempt]:
+    """Claim due pending contacts of several executions in one statement; attempt + 1.
+
+    An execution in `open_keys` has calling hours: only its contacts of those zone keys are taken."""
     if not limits:
         return []
     ids = list(limits)
+    gated = open_keys or {}
+    pairs = [(e, k) for e, keys in gated.items() for k in keys]
     result = await conn.execute(text(f"""
         WITH lim AS (
-            SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:limits AS int[])) AS l(execution_id, n)
+            SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:limits AS int[]), CAST(:gated AS boolean[]))
+                AS l(execution_id, n, gated)
+        ), open_keys AS (
+            SELECT * FROM unnest(CAST(:open_ids AS uuid[]), CAST(:open_keys AS text[])) AS o(execution_id, zone_key)
         ), picked AS (
             SELECT p.id FROM lim CROSS JOIN LATERAL (
                 SELECT c.id FROM execution_contacts c
                 WHERE c.execution_id = lim.execution_id AND c.state = {PENDING_SQL}
                   AND c.next_attempt_at <= :now
+                  AND (NOT lim.gated OR c.zone_key IN (
+                      SELECT o.zone_key FROM open_keys o WHERE o.execution_id = lim.execution_id))
                 ORDER BY c.next_attempt_at LIMIT lim.n
                 FOR UPDATE SKIP LOCKED) p
         )
@@ -129,9 +148,50 @@ async def claim_due(conn: AsyncConnection, limits: Mapping[str, int], now: datet
         -- whole table; = ANY(array) is one primary-key lookup per claimed row.
         WHERE c.id = ANY(ARRAY(SELECT id FROM picked))
         RETURNING c.id, c.execution_id, c.contact_ref, c.contact_id, c.phone, c.country, c.attempt,
-            c.last_outcome"""),
-        {"ids": ids, "limits": [limits[i] for i in ids], "now": now, "lease": lease_until})
+            c.last_outcome, c.zone_key"""),
+        {"ids": ids, "limits": [limits[i] for i in ids], "gated": [i in gated for i in ids],
+         "open_ids": [e for e, _ in pairs], "open_keys": [k for _, k in pairs], "now": now, "lease": lease_until})
     return [_attempt(r) for r in result]
+
+
+async def defer_closed(conn: AsyncConnection, execution_id: str, openings: Mapping[str, datetime],
+                       now: datetime) -> int:
+    """Due pending contacts of closed zone keys wait for their key's next opening."""
+    if not openings:
+        return 0
+    keys = list(openings)
+    result = await conn.execute(text(f"""
+        UPDATE execution_contacts c SET next_attempt_at = o.opening, updated_at = :now
+        FROM unnest(CAST(:keys AS text[]), CAST(:openings AS timestamptz[])) AS o(zone_key, opening)
+        WHERE c.execution_id = CAST(:id AS uuid) AND c.state = {PENDING_SQL} AND c.next_attempt_at <= :now
+          AND c.zone_key = o.zone_key"""),
+        {"id": execution_id, "keys": keys, "openings": [openings[k] for k in keys], "now": now})
+    return result.rowcount or 0
+
+
+async def unclaim(conn: AsyncConnection, deferrals: Mapping[int, datetime], now: datetime) -> None:
+    """Contacts claimed in this transaction that may not be called yet: pending again, their
+    attempt not consumed, due at the given instant (no request was published for them)."""
+    if not deferrals:
+        return
+    ids = list(deferrals)
+    await conn.execute(text(f"""
+        UPDATE execution_contacts c SET state = {PENDING_SQL}, attempt = GREATEST(c.attempt - 1, 0),
+            lease_until = NULL, next_attempt_at = d.due, updated_at = :now
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:dues AS timestamptz[])) AS d(id, due)
+        WHERE c.id = d.id AND c.state = {IN_PROGRESS_SQL}"""),
+        {"ids": ids, "dues": [deferrals[i] for i in ids], "now": now})
+
+
+async def skip_claimed(conn: AsyncConnection, contact_ids: Sequence[int], reason: str, now: datetime) -> None:
+    """Contacts claimed in this transaction that must never be called: skipped for `reason`."""
+    if not contact_ids:
+        return
+    await conn.execute(text(f"""
+        UPDATE execution_contacts SET state = {SKIPPED_SQL}, attempt = GREATEST(attempt - 1, 0), lease_until = NULL,
+            skipped_reason = :reason, updated_at = :now
+        WHERE id = ANY(CAST(:ids AS bigint[])) AND state = {IN_PROGRESS_SQL}"""),
+        {"ids": list(contact_ids), "reason": reason, "now": now})
 
 
 # ---------------------------------------------------------------- lease sweep
@@ -159,7 +219,7 @@ async def take_expired(conn: AsyncConnection, execution_ids: Sequence[str], now:
                        limit: int = 500) -> list[Attempt]:
     """Lock the expired in-progress contacts of these (locked) executions."""
     result = await conn.execute(text(f"""
-        SELECT id, execution_id, contact_ref, contact_id, phone, country, attempt, last_outcome
+        SELECT {_ATTEMPT_COLUMNS}
         FROM execution_contacts
         WHERE execution_id = ANY(CAST(:ids AS uuid[])) AND state = {IN_PROGRESS_SQL} AND lease_until < :now
         ORDER BY lease_until LIMIT :limit FOR UPDATE SKIP LOCKED"""),

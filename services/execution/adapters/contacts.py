@@ -6,7 +6,7 @@ Lock order as everywhere in this context: execution rows first, then contact row
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +51,7 @@ class LiveContact:
     contact_id: str
     phone: str
     country: str
+    zone_key: str | None = None  # set when the execution has calling hours
 
 
 def _copy_field(value: str) -> str:
@@ -65,41 +66,55 @@ def _copy_column(values: Sequence[str]) -> Sequence[str]:
     return values
 
 
+@dataclass(frozen=True)
+class Copied:
+    total: int
+    zone_keys: set[str] | None  # the distinct zone keys written; None when none were asked for
+
+
 async def copy_batch_contacts(conn: AsyncConnection, execution_id: str,
-                              batches: AsyncIterator[tuple[Sequence[str], Sequence[str], Sequence[str]]],
-                              now: datetime) -> int:
+                              batches: AsyncIterator[tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]]],
+                              now: datetime, zone_key_of: Callable[[str, str], str] | None = None) -> Copied:
     """COPY every streamed contact into the execution's contact table; a contact listed twice once.
 
-    Each batch is three columns: contact ids, phones, countries."""
+    Each batch is four columns: contact ids, phones, countries, time zones. With `zone_key_of`
+    (phone, time zone → key: the execution has calling hours) each row gets its zone key."""
     raw = await conn.get_raw_connection()
     pg = raw.driver_connection
     stamp = iso(now)
-    tail = f"\t{ct.PENDING}\t0\t{stamp}\t{stamp}\n"
+    tail = f"\t{ct.PENDING}\t0\t{stamp}\t{stamp}"
     seen: set[str] = set()
+    keys: set[str] | None = None if zone_key_of is None else set()
     async with pg.cursor() as cursor, cursor.copy(
         "COPY execution_contacts (execution_id, contact_ref, contact_id, phone, country, state, attempt,"
-        " next_attempt_at, updated_at) FROM STDIN"
+        " next_attempt_at, updated_at, zone_key) FROM STDIN"
     ) as copy:
-        async for ids, phones, countries in batches:
-            if not len(ids) == len(phones) == len(countries):
+        async for ids, phones, countries, zones in batches:
+            if not len(ids) == len(phones) == len(countries) == len(zones):
                 raise ValueError("contact columns of different lengths")
             batch_ids = set(ids)
             if len(batch_ids) == len(ids) and seen.isdisjoint(batch_ids):
                 seen |= batch_ids
             else:  # a contact seen before: its first row only
-                kept: tuple[list[str], list[str], list[str]] = ([], [], [])
-                for cid, phone, country in zip(ids, phones, countries, strict=True):
+                kept: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
+                for cid, phone, country, zone in zip(ids, phones, countries, zones, strict=True):
                     if cid not in seen:
                         seen.add(cid)
-                        kept[0].append(cid)
-                        kept[1].append(phone)
-                        kept[2].append(country)
-                ids, phones, countries = kept
-            if ids:
-                ids, phones, countries = (_copy_column(column) for column in (ids, phones, countries))
-                await copy.write("".join([f"{execution_id}\t{c}\t{c}\t{p}\t{n}{tail}"
-                                          for c, p, n in zip(ids, phones, countries, strict=True)]))
-    return len(seen)
+                        for column, value in zip(kept, (cid, phone, country, zone), strict=True):
+                            column.append(value)
+                ids, phones, countries, zones = kept
+            if not ids:
+                continue
+            if zone_key_of is None or keys is None:
+                zone_keys: Sequence[str] = ["\\N"] * len(ids)  # NULL
+            else:
+                zone_keys = [zone_key_of(p, z) for p, z in zip(phones, zones, strict=True)]
+                keys.update(zone_keys)
+                zone_keys = _copy_column(zone_keys)
+            ids, phones, countries = (_copy_column(column) for column in (ids, phones, countries))
+            await copy.write("".join([f"{execution_id}\t{c}\t{c}\t{p}\t{n}{tail}\t{k}\n"
+                                      for c, p, n, k in zip(ids, phones, countries, zone_keys, strict=True)]))
+    return Copied(len(seen), keys)
 
 
 async def insert_live_contacts(conn: AsyncConnection, contacts: Sequence[LiveContact], now: datetime) -> list[str]:
@@ -108,14 +123,14 @@ async def insert_live_contacts(conn: AsyncConnection, contacts: Sequence[LiveCon
         return []
     result = await conn.execute(text(f"""
         INSERT INTO execution_contacts (execution_id, contact_ref, contact_id, phone, country, state,
-            attempt, next_attempt_at, updated_at)
-        SELECT r.e, r.ref, r.cid, r.phone, r.country, {PENDING_SQL}, 0, :now, :now
+            attempt, next_attempt_at, updated_at, zone_key)
+        SELECT r.e, r.ref, r.cid, r.phone, r.country, {PENDING_SQL}, 0, :now, :now, r.zone
         FROM unnest(CAST(:eids AS uuid[]), CAST(:refs AS text[]), CAST(:cids AS text[]), CAST(:phones AS text[]),
-                    CAST(:countries AS text[])) AS r(e, ref, cid, phone, country)
+                    CAST(:countries AS text[]), CAST(:zones AS text[])) AS r(e, ref, cid, phone, country, zone)
         ON CONFLICT (execution_id, contact_ref) DO NOTHING RETURNING execution_id"""),
         {"eids": [c.execution_id for c in contacts], "refs": [c.trigger_id for c in contacts],
          "cids": [c.contact_id for c in contacts], "phones": [c.phone for c in contacts],
-         "countries": [c.country for c in contacts], "now": now})
+         "countries": [c.country for c in contacts], "zones": [c.zone_key for c in contacts], "now": now})
     return [str(r[0]) for r in result]
 
 

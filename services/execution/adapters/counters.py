@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.execution.domain import contacts as ct
 
-COUNTER_COLUMNS = tuple(ct.COUNTER[state] for state in ct.STATES)
+# The state counters, and the share of contacts_skipped that the do-not-call list skipped.
+SKIPPED_DNC = "contacts_skipped_dnc"
+COUNTER_COLUMNS = (*(ct.COUNTER[state] for state in ct.STATES), SKIPPED_DNC)
 
 
 async def apply_counter_deltas(conn: AsyncConnection, deltas: Mapping[str, Mapping[str, int]],

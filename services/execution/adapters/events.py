@@ -21,14 +21,15 @@ EXECUTION_ENDED = "execution.ended"
 
 
 def dial_requests(attempts: Iterable[Attempt], executions: Mapping[str, CallingExecution],
-                  deadlines: Mapping[str, datetime], now: datetime,
-                  msg_id_suffix: str = "") -> list[tuple[str, bytes, str]]:
+                  deadlines: Mapping[str, datetime], now: datetime, msg_id_suffix: str = "",
+                  contact_deadlines: Mapping[int, datetime] | None = None) -> list[tuple[str, bytes, str]]:
     """One DialRequested per attempt; the attempt id is the message id (de-dup).
 
     An attempt given back (no credits, not placed, lease returned) is requested again with the
     same attempt id; its message id gets a suffix of the claim time, or JetStream's duplicate
     window would drop it and the contact would wait for its lease to run out. Each request
-    carries its execution's deadline (`deadlines`).
+    carries its execution's deadline (`deadlines`), or its contact's when that is earlier (the
+    closing of the contact's calling hours, `contact_deadlines` by contact row id).
     """
     items = []
     again = f":again:{int(now.timestamp() * 1000)}"
@@ -40,10 +41,16 @@ def dial_requests(attempts: Iterable[Attempt], executions: Mapping[str, CallingE
             attempt_id=aid, execution_id=execution_id, organization_id=ex.organization_id,
             program_id=ex.program_id, contact_id=row.contact_id, phone=row.phone,
             country=row.country or "", attempt=row.attempt, flow_id=ex.flow_id,
-            did_pool=list(ex.did_pool), requested_at=iso(now), not_after=iso(deadlines.get(execution_id)))
+            did_pool=list(ex.did_pool), requested_at=iso(now), not_after=iso(_earliest(
+                deadlines.get(execution_id), (contact_deadlines or {}).get(row.id))))
         suffix = msg_id_suffix or (again if row.last_outcome in GIVEN_BACK else "")
         items.append((DIAL_REQUESTED, message.SerializeToString(), aid + suffix))
     return items
+
+
+def _earliest(*instants: datetime | None) -> datetime | None:
+    known = [i for i in instants if i is not None]
+    return min(known) if known else None
 
 
 def lifecycle(row: ExecutionRow, subject: str, now: datetime) -> tuple[str, bytes, str]:

@@ -19,8 +19,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
 from campaign_rules.auto_pause import AutoPauseRule
+from campaign_rules.calling_hours import CallingHours
 from campaign_rules.pause_windows import PauseWindows
 from campaign_rules.retry import RetryStrategy
 from campaign_rules.trigger_condition import TriggerCondition
@@ -66,6 +67,8 @@ class ExecutionRow:
     actual_end_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    calling_hours: CallingHours | None = None
+    contacts_skipped_dnc: int = 0  # of contacts_skipped: the number was on the do-not-call list
 
 
 _FIELDS = tuple(f.name for f in fields(ExecutionRow))
@@ -83,6 +86,10 @@ def read_condition(value: Any) -> TriggerCondition | None:
     return trigger_condition.from_json(value) if value else None
 
 
+def read_hours(value: Any) -> CallingHours | None:
+    return None if value is None else calling_hours.from_json(value)
+
+
 def write_rules(rules: tuple[AutoPauseRule, ...] | None) -> str | None:
     return None if rules is None else json.dumps(auto_pause.to_json(rules))
 
@@ -95,6 +102,7 @@ def rule_columns(row: ExecutionRow) -> dict[str, str | None]:
         "auto_pause_rules": write_rules(row.auto_pause_rules),
         "trigger_condition": (None if row.trigger_condition is None
                               else json.dumps(trigger_condition.to_json(row.trigger_condition))),
+        "calling_hours": None if row.calling_hours is None else json.dumps(calling_hours.to_json(row.calling_hours)),
     }
 
 
@@ -106,6 +114,7 @@ def execution_row(row: RowMapping) -> ExecutionRow:
     values["pause_windows"] = read_windows(row["pause_windows"])
     values["auto_pause_rules"] = auto_pause.from_json(row["auto_pause_rules"])
     values["trigger_condition"] = read_condition(row["trigger_condition"])
+    values["calling_hours"] = read_hours(row["calling_hours"])
     return ExecutionRow(**values)
 
 
@@ -127,6 +136,8 @@ class LiveTarget:
     status: str
     mode: str
     organization_id: str
+    timezone: str = "UTC"
+    has_calling_hours: bool = False  # its contacts get zone keys
 
 
 def locked_execution(r: Any) -> LockedExecution:
@@ -143,12 +154,13 @@ async def insert_execution(conn: AsyncConnection, row: ExecutionRow) -> None:
         await conn.execute(text("""
             INSERT INTO executions (id, organization_id, program_id, audience_id, flow_id, mode, status,
                 timezone, did_pool, retry_strategy, pause_windows, auto_pause_rules, trigger_condition,
-                max_concurrent_calls, scheduled_start_at, scheduled_stop_at, actual_start_at,
+                calling_hours, max_concurrent_calls, scheduled_start_at, scheduled_stop_at, actual_start_at,
                 created_at, updated_at, program_confirmed)
             VALUES (:id, :organization_id, :program_id, :audience_id, :flow_id, :mode, :status,
                 :timezone, CAST(:did_pool AS jsonb), CAST(:retry_strategy AS jsonb),
                 CAST(:pause_windows AS jsonb), CAST(:auto_pause_rules AS jsonb),
-                CAST(:trigger_condition AS jsonb), :max_concurrent_calls, :scheduled_start_at,
+                CAST(:trigger_condition AS jsonb), CAST(:calling_hours AS jsonb), :max_concurrent_calls,
+                :scheduled_start_at,
                 :scheduled_stop_at, :actual_start_at, :created_at, :updated_at, false)"""), params)
     except IntegrityError as exc:
         if ONE_ACTIVE_INDEX in str(exc.orig):
@@ -181,10 +193,22 @@ async def discard_unconfirmed(conn: AsyncConnection, execution_id: str) -> bool:
     return True
 
 
-async def set_batch_total(conn: AsyncConnection, execution_id: str, total: int) -> None:
+async def set_batch_total(conn: AsyncConnection, execution_id: str, total: int,
+                          zone_keys: Iterable[str] | None = None) -> None:
+    """The launch's counts, and the zone keys of its contacts when it has calling hours."""
     await conn.execute(text("""
-        UPDATE executions SET total_contacts = :n, contacts_pending = :n WHERE id = :id"""),
-        {"n": total, "id": execution_id})
+        UPDATE executions SET total_contacts = :n, contacts_pending = :n, zone_keys = :keys WHERE id = :id"""),
+        {"n": total, "id": execution_id, "keys": None if zone_keys is None else sorted(zone_keys)})
+
+
+async def add_zone_keys(conn: AsyncConnection, keys: dict[str, set[str]]) -> None:
+    """Zone keys of live contacts just added, per execution (kept unique)."""
+    for execution_id, new in keys.items():
+        await conn.execute(text("""
+            UPDATE executions SET zone_keys = ARRAY(
+                SELECT DISTINCT k FROM unnest(coalesce(zone_keys, '{}') || CAST(:keys AS text[])) AS k ORDER BY k)
+            WHERE id = CAST(:id AS uuid) AND NOT (coalesce(zone_keys, '{}') @> CAST(:keys AS text[]))"""),
+            {"id": execution_id, "keys": sorted(new)})
 
 
 async def get_execution(conn: AsyncConnection, organization_id: str | None, execution_id: str,
@@ -235,9 +259,9 @@ async def lock_executions(conn: AsyncConnection, execution_ids: Iterable[str]) -
 
 async def lock_live_executions(conn: AsyncConnection, execution_ids: Iterable[str]) -> dict[str, LiveTarget]:
     result = await conn.execute(text("""
-        SELECT id, status, mode, organization_id FROM executions WHERE id = ANY(CAST(:ids AS uuid[]))
-        ORDER BY id FOR NO KEY UPDATE"""), {"ids": sorted(set(execution_ids))})
-    return {str(r[0]): LiveTarget(str(r[0]), r[1], r[2], r[3]) for r in result}
+        SELECT id, status, mode, organization_id, timezone, calling_hours IS NOT NULL FROM executions
+        WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR NO KEY UPDATE"""), {"ids": sorted(set(execution_ids))})
+    return {str(r[0]): LiveTarget(str(r[0]), r[1], r[2], r[3], r[4], bool(r[5])) for r in result}
 
 
 async def lock_past_stop(conn: AsyncConnection, now: datetime, limit: int = 50) -> list[str]:

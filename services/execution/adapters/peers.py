@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from campaign_rules import auto_pause, pause_windows, retry, trigger_condition
+from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules.contact_limits import ContactLimits
 from campaign_rules.retry import RetryStrategy
 from campaign_rules.trigger_condition import TriggerCondition
 from kernel import rpc
@@ -21,7 +22,8 @@ from outbound.program.v1 import program_pb2, program_pb2_grpc
 from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
 from services.execution.domain.launch import ProgramSnapshot
 
-ContactColumns = tuple[list[str], list[str], list[str]]  # contact ids, phones, countries
+# contact ids, phones, countries, time zones ("" where the contact has none)
+ContactColumns = tuple[list[str], list[str], list[str], list[str]]
 
 
 def _snapshot(program: program_pb2.Program) -> ProgramSnapshot:
@@ -39,7 +41,9 @@ def _snapshot(program: program_pb2.Program) -> ProgramSnapshot:
         auto_pause_rules=(auto_pause.from_proto(program.auto_pause_rules)
                           if program.HasField("auto_pause_rules") else None),
         trigger_condition=(trigger_condition.from_proto(program.trigger_condition)
-                           if program.HasField("trigger_condition") else None))
+                           if program.HasField("trigger_condition") else None),
+        calling_hours=(calling_hours.from_proto(program.calling_hours)
+                       if program.HasField("calling_hours") else None))
 
 
 class Peers:
@@ -69,6 +73,14 @@ class Peers:
             organization_id=organization_id, program_id=program_id))
         return str(program.status)
 
+    async def listed_dnc(self, organization_id: str, phones: Sequence[str]) -> set[str]:
+        """Those of the numbers on the organization's do-not-call list (one indexed lookup)."""
+        if not phones:
+            return set()
+        answer = await rpc.call(self.audiences.CheckDnc, audience_pb2.CheckDncRequest(
+            organization_id=organization_id, phones=list(phones)), timeout=10)
+        return set(answer.listed)
+
     # ------------------------------------------------------------ dialer
 
     async def usable_dids(self, organization_id: str, did_ids: Sequence[str]) -> set[str]:
@@ -83,6 +95,14 @@ class Peers:
         return {node.id for node in flow.nodes}
 
     # ------------------------------------------------------------ account
+
+    async def contact_limits(self, organization_id: str) -> ContactLimits | None:
+        """The organization's frequency cap; None when it has none."""
+        answer = await rpc.call(self.accounts.GetContactLimits,
+                                account_pb2.GetContactLimitsRequest(organization_id=organization_id), timeout=5)
+        if not answer.HasField("limits"):
+            return None
+        return ContactLimits(int(answer.limits.max_attempts), int(answer.limits.per_days))
 
     async def available_credits(self, organization_id: str) -> int:
         answer = await rpc.call(self.accounts.GetCredits,
@@ -107,12 +127,13 @@ class Peers:
 
     async def stream_audience(self, organization_id: str, audience_id: str,
                               batch_size: int = 5000) -> AsyncIterator[ContactColumns]:
-        """The audience's contacts, batch by batch, as columns: (contact ids, phones, countries)."""
+        """The audience's contacts, batch by batch, as columns: (contact ids, phones, countries, zones)."""
         request = audience_pb2.StreamAudienceContactsRequest(
             organization_id=organization_id, audience_id=audience_id, batch_size=batch_size, columnar=True)
         async for batch in rpc.stream(self.audiences.StreamAudienceContacts, request, timeout=600):
             if batch.contacts:  # a server that answers one ContactRef per contact
                 yield ([c.contact_id for c in batch.contacts], [c.phone for c in batch.contacts],
-                       [c.country for c in batch.contacts])
+                       [c.country for c in batch.contacts], [""] * len(batch.contacts))
             else:
-                yield list(batch.contact_ids), list(batch.phones), list(batch.countries)
+                zones = list(batch.timezones) or [""] * len(batch.contact_ids)
+                yield list(batch.contact_ids), list(batch.phones), list(batch.countries), zones

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
@@ -69,6 +69,9 @@ executions = Table(
     Column("uncounted_results", Integer, nullable=False),
     Column("status_version", BigInteger, nullable=False),
     Column("program_confirmed", Boolean, nullable=False),
+    Column("calling_hours", JSONB),
+    Column("zone_keys", ARRAY(Text)),
+    Column("contacts_skipped_dnc", Integer, nullable=False),
 )
 
 execution_contacts = Table(
@@ -85,6 +88,8 @@ execution_contacts = Table(
     Column("lease_until", DateTime(timezone=True)),
     Column("last_outcome", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("zone_key", Text),
+    Column("skipped_reason", Text),
 )
 
 uncounted_results = Table(
@@ -97,5 +102,5 @@ uncounted_results = Table(
 
 # Columns of the executions row the service reads (everything but the bookkeeping).
 _BOOKKEEPING = ("launch_notified", "end_notified", "inserted_at", "uncounted_results", "status_version",
-                "program_confirmed")
+                "program_confirmed", "zone_keys")
 EXECUTION_COLUMNS = ", ".join(c.name for c in executions.columns if c.name not in _BOOKKEEPING)

@@ -18,3 +18,5 @@ AudienceEmptyError = errors.named(errors.PreconditionError, "AudienceEmptyError"
 ProgramStatusConflictError = errors.named(errors.ConflictError, "ProgramStatusConflictError",
                                           "Program status changed (concurrent operation)")
 ProgramNotFoundError = errors.named(errors.NotFoundError, "ProgramNotFoundError", "Program not found")
+# The audience context's public error too: a contact that is not one of the execution's.
+ContactNotFoundError = errors.named(errors.NotFoundError, "ContactNotFoundError", "Contact not found")

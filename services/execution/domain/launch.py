@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from campaign_rules.auto_pause import AutoPauseRule
+from campaign_rules.calling_hours import CallingHours
 from campaign_rules.limits import DEFAULT_MAX_CONCURRENT_CALLS
 from campaign_rules.pause_windows import PauseWindows
 from campaign_rules.retry import RetryStrategy
@@ -44,6 +45,7 @@ class ProgramSnapshot:
     pause_windows: PauseWindows | None
     auto_pause_rules: tuple[AutoPauseRule, ...] | None
     trigger_condition: TriggerCondition | None
+    calling_hours: CallingHours | None = None
 
     @property
     def live(self) -> bool:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from outbound.execution.v1 import execution_pb2, execution_pb2_grpc
-from services.execution.entrypoints.mapping import resume_rules, to_proto
+from services.execution.contact_queries import ContactQueries
+from services.execution.entrypoints.mapping import contact_to_proto, resume_rules, to_proto
 from services.execution.launch import Launch
 from services.execution.lifecycle import Lifecycle
 from services.execution.queries import Queries
 
 
 class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
-    def __init__(self, launch: Launch, queries: Queries, lifecycle: Lifecycle):
+    def __init__(self, launch: Launch, queries: Queries, lifecycle: Lifecycle, contacts: ContactQueries):
         self.launch = launch
         self.queries = queries
         self.lifecycle = lifecycle
+        self.contacts = contacts
 
     async def LaunchProgram(self, request, context):
         execution_id = await self.launch.launch(request.organization_id, request.program_id)
@@ -41,3 +43,13 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def CancelProgramExecution(self, request, context):
         execution_id = await self.lifecycle.cancel_program_execution(request.organization_id, request.program_id)
         return execution_pb2.CancelProgramExecutionResponse(execution_id=execution_id)
+
+    async def ListExecutionContacts(self, request, context):
+        views, cursor = await self.contacts.list(request.organization_id, request.execution_id, request.state,
+                                                 request.limit, request.cursor)
+        return execution_pb2.ListExecutionContactsResponse(contacts=[contact_to_proto(v) for v in views],
+                                                           next_cursor=cursor)
+
+    async def GetExecutionContact(self, request, context):
+        return contact_to_proto(await self.contacts.get(request.organization_id, request.execution_id,
+                                                        request.contact_id))

@@ -12,6 +12,8 @@ from outbound.dialer.v1 import events_pb2 as dialer_events
 from outbound.execution.v1 import execution_pb2
 from outbound.trigger.v1 import events_pb2 as trigger_events
 from services.execution.adapters.executions import ExecutionRow
+from services.execution.contact_queries import ContactView
+from services.execution.domain import blocking
 from services.execution.results import CallResult, FiredTrigger
 
 
@@ -27,6 +29,7 @@ def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[CounterView] | Non
         scheduled_start_at=iso(row.scheduled_start_at), scheduled_stop_at=iso(row.scheduled_stop_at),
         actual_start_at=iso(row.actual_start_at), actual_end_at=iso(row.actual_end_at),
         created_at=iso(row.created_at), updated_at=iso(row.updated_at))
+    message.contacts_skipped_by.update(blocking.skipped_by(row.status, row.contacts_skipped, row.contacts_skipped_dnc))
     if row.auto_pause_rules is not None:
         # Set even when empty: [] (every rule removed) is shown, unlike no rules at all (null).
         message.auto_pause_rules.CopyFrom(auto_pause.to_proto(row.auto_pause_rules))
@@ -36,6 +39,13 @@ def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[CounterView] | Non
             execution_pb2.AutoPauseCounter(node_id=c.node_id, count=c.count, threshold=c.threshold)
             for c in auto_pause_counters)
     return message
+
+
+def contact_to_proto(view: ContactView) -> execution_pb2.ExecutionContact:
+    return execution_pb2.ExecutionContact(
+        contact_id=view.contact_id, phone=view.phone, state=view.state, attempts=view.attempts,
+        last_outcome=view.last_outcome or "", next_attempt_at=iso(view.next_attempt_at),
+        blocked_by=view.blocked_by or "", skipped_reason=view.skipped_reason or "")
 
 
 def resume_rules(request: execution_pb2.ResumeExecutionRequest) -> AutoPauseRulesMessage | None:

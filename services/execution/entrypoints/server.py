@@ -9,9 +9,11 @@ from kernel.settings import Settings
 from outbound.execution.v1 import execution_pb2, execution_pb2_grpc
 from services.execution.adapters import node_counters
 from services.execution.adapters.call_gate import CallGates
+from services.execution.adapters.contact_caps import ContactCaps
 from services.execution.adapters.dial_backlog import DialBacklog
 from services.execution.adapters.peers import Peers
 from services.execution.auto_pause_counting import AutoPauseCounting
+from services.execution.contact_queries import ContactQueries
 from services.execution.entrypoints import consumers
 from services.execution.entrypoints.grpc import ExecutionServicer
 from services.execution.launch import Launch
@@ -20,6 +22,7 @@ from services.execution.orchestrator import Orchestrator
 from services.execution.outbox import Outbox
 from services.execution.queries import Queries
 from services.execution.results import Results
+from services.execution.screening import Screening
 
 
 async def main(settings: Settings) -> None:
@@ -39,7 +42,9 @@ async def main(settings: Settings) -> None:
     outbox = Outbox(engine, js, peers, counters, clock)
     queries = Queries(engine, counters)
     lifecycle = Lifecycle(engine, peers, queries, counting, gates, clock)
-    servicer = ExecutionServicer(Launch(engine, peers, outbox, clock), queries, lifecycle)
+    caps = ContactCaps(redis, clock)
+    servicer = ExecutionServicer(Launch(engine, peers, outbox, clock), queries, lifecycle,
+                                 ContactQueries(engine, peers, caps, clock))
     execution_pb2_grpc.add_ExecutionServiceServicer_to_server(servicer, runtime.server)
     runtime.add_services([execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name])
 
@@ -51,7 +56,8 @@ async def main(settings: Settings) -> None:
                                 lease_seconds=settings.lease_seconds,
                                 request_ttl_seconds=settings.dial_request_ttl_seconds,
                                 backlog=DialBacklog(js, settings.env("DIAL_CONSUMER", jetstream.DIAL_CONSUMER)),
-                                backlog_limit=int(settings.env("DISPATCH_BACKLOG_LIMIT", "5000")))
+                                backlog_limit=int(settings.env("DISPATCH_BACKLOG_LIMIT", "5000")),
+                                screening=Screening(peers, caps))
     results = Results(engine, counting, gates, clock, on_dispatchable=orchestrator.wake)
     runtime.add_background(orchestrator.run)
     runtime.add_background(orchestrator.run_deferred_counting)

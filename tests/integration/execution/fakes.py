@@ -15,6 +15,7 @@ import grpc
 
 from kernel import errors, jetstream
 from kernel.timefmt import iso
+from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from outbound.dialer.v1 import events_pb2 as dialer_events
@@ -51,6 +52,9 @@ class World:
     live_ended: list[str] = field(default_factory=list)
     fail_live_start: bool = False
     fail_mark_active: bool = False
+    dnc: dict[str, set[str]] = field(default_factory=dict)  # organization id → listed numbers
+    contact_limits: dict[str, tuple[int, int]] = field(default_factory=dict)  # org → (max attempts, per days)
+    dnc_checks: int = 0
 
 
 class ProgramFake(program_pb2_grpc.ProgramServiceServicer):
@@ -85,6 +89,23 @@ class AudienceFake(audience_pb2_grpc.AudienceServiceServicer):
         size = request.batch_size or 1000
         for i in range(0, len(contacts), size):
             yield audience_pb2.ContactBatch(contacts=contacts[i:i + size])
+
+    def CheckDnc(self, request, context):
+        self.world.dnc_checks += 1
+        listed = self.world.dnc.get(request.organization_id, set())
+        return audience_pb2.CheckDncResponse(listed=[p for p in request.phones if p in listed])
+
+
+class AccountFake(account_pb2_grpc.AccountServiceServicer):
+    def __init__(self, world: World):
+        self.world = world
+
+    def GetContactLimits(self, request, context):
+        limits = self.world.contact_limits.get(request.organization_id)
+        if limits is None:
+            return account_pb2.GetContactLimitsResponse()
+        return account_pb2.GetContactLimitsResponse(
+            limits=account_pb2.ContactLimits(max_attempts=limits[0], per_days=limits[1]))
 
 
 class DialerFake(dialer_pb2_grpc.DialerServiceServicer):
@@ -134,6 +155,7 @@ class Peers:
             "dialer": [(dialer_pb2_grpc.add_DialerServiceServicer_to_server, DialerFake),
                        (dialer_pb2_grpc.add_FlowServiceServicer_to_server, FlowFake)],
             "trigger": [(trigger_pb2_grpc.add_TriggerServiceServicer_to_server, TriggerFake)],
+            "account": [(account_pb2_grpc.add_AccountServiceServicer_to_server, AccountFake)],
         }
         for name, pairs in adders.items():
             server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))

@@ -30,6 +30,7 @@ from services.execution.adapters import node_counters
 from services.execution.adapters.node_counters import CountedCall, NodeCounters
 from services.execution.domain.errors import InvalidExecutionStateError
 from tests.integration.execution.conftest import ORG, Api, make_program
+from tests.integration.execution import fakes
 from tests.integration.execution.fakes import Peers, ScriptedDialer, World
 from tests.support.system import HANG_GUARD_SECONDS, wait_until
 
@@ -77,8 +78,9 @@ class NodeDialer(ScriptedDialer):
             return {r.phone for r in self.parked}
 
 
-class AccountFake(account_pb2_grpc.AccountServiceServicer):
-    def __init__(self):
+class AccountFake(fakes.AccountFake):
+    def __init__(self, world: World):
+        super().__init__(world)
         self.available: dict[str, int] = {}
 
     def GetCredits(self, request, context):
@@ -90,7 +92,7 @@ class AccountFake(account_pb2_grpc.AccountServiceServicer):
 def ap_system(system_factory):
     world = World()
     peers = Peers(world).start()
-    account = AccountFake()
+    account = AccountFake(world)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     account_pb2_grpc.add_AccountServiceServicer_to_server(account, server)
     port = free_port()
