@@ -96,21 +96,38 @@ class CsvNumbers:
         return cells, numbers
 
     def _quoted_records(self, text: str) -> tuple[list[str], list[int]]:
+        """Records split where `_complete` splits them (a line end with the quotes seen since the
+        record began even), each parsed alone: the same records whatever pieces the body came in,
+        also for a quote the csv module would read as a plain character (one inside a field)."""
         cells: list[str] = []
         numbers: list[int] = []
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter or ",")
-        base, before = self._lines, 0
-        try:
-            for record in reader:
-                start, before = base + before + 1, reader.line_num
-                if not self._keep(record):
-                    continue
+        delimiter = self._delimiter or ","
+        start, line = 0, self._lines + 1
+        ends = [(m.start(), m.end()) for m in _LINE_END.finditer(text)]
+        if not ends or ends[-1][1] != len(text):
+            ends.append((len(text), len(text)))  # the last record, without a line end (close())
+        first_line = line
+        for end_start, end_stop in ends:
+            chunk = text[start:end_start]
+            if chunk.count('"') % 2:
+                if end_stop != len(text):
+                    line += 1
+                    continue  # inside quotes: the record goes on past this line end
+                chunk = text[start:]  # a quote never closed runs to the end of the file, as in csv
+            if end_start == end_stop == len(text) and not chunk:
+                break
+            try:
+                rows = list(csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter))
+            except csv.Error as exc:
+                raise errors.ValidationError(f"line {first_line}: malformed CSV ({exc})", field="body") from None
+            record = [cell for row in rows for cell in row]
+            if self._keep(record):
                 column = self._column or 0
                 cells.append(record[column] if column < len(record) else "")
-                numbers.append(start)
-        except csv.Error as exc:
-            raise errors.ValidationError(f"line {base + before + 1}: malformed CSV ({exc})", field="body") from None
-        self._lines = base + reader.line_num
+                numbers.append(first_line)
+            line += 1
+            start, first_line = end_stop, line
+        self._lines = line - 1
         return cells, numbers
 
     def _keep(self, record: list[str]) -> bool:

@@ -29,8 +29,8 @@ from outbound_cli.devservers import free_port
 from services.execution.adapters import node_counters
 from services.execution.adapters.node_counters import CountedCall, NodeCounters
 from services.execution.domain.errors import InvalidExecutionStateError
-from tests.integration.execution.conftest import ORG, Api, make_program
 from tests.integration.execution import fakes
+from tests.integration.execution.conftest import ORG, Api, make_program
 from tests.integration.execution.fakes import Peers, ScriptedDialer, World
 from tests.support.system import HANG_GUARD_SECONDS, wait_until
 
