@@ -106,6 +106,22 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     s9 = results.get("dnc_import")
     if s9:
         out.extend(_dnc_rows(s9))
+    s10 = results.get("screened_dispatch")
+    if s10:
+        out.append((f"10. Dispatch {s10['contacts']:,}, DNC {s10['dnc_list']['numbers']:,} + hours",
+                    f"{_fmt(s10['attempts_per_second_sustained'] or s10['attempts_per_second_overall'])} attempts/s, "
+                    f"{_fmt(s10['cpu_ms_per_attempt_total'])} CPU ms/attempt ({_fmt(s10['skipped_dnc'])} skipped dnc)",
+                    f"scenario 2: {_fmt(s10['scenario_2_attempts_per_second'])}/s, "
+                    f"{_fmt(s10['scenario_2_cpu_ms_per_attempt_total'])} CPU ms/attempt",
+                    f"{_pct(s10['ratio_rate_to_scenario_2'])} rate, {_pct(s10['ratio_cpu_to_scenario_2'])} CPU",
+                    ">= 80 % rate"))
+        claim, check, alone = s10["per_claim"]["claim_statement"], s10["per_claim"]["check_dnc_server"], \
+            s10["check_dnc_alone"]
+        out.append((f"    {s10['zone_keys']} zone keys, all open",
+                    f"per claim: statement {_fmt(claim['mean_ms'])} ms, CheckDnc {_fmt(check['mean_ms'])} ms "
+                    f"({_fmt(check['attempts_each'])} numbers)",
+                    f"CheckDnc of {alone['numbers']} alone: {_fmt(alone['listed_org_ms'])} ms, "
+                    f"empty list {_fmt(alone['empty_list_ms'])} ms", "", ""))
     return out
 
 
