@@ -33,7 +33,7 @@ from services.execution.domain.admission import dispatch_budget
 from services.execution.domain.calling_hours_gate import ZoneGate, gate
 from services.execution.domain.deadline import dial_deadline
 from services.execution.outbox import Outbox
-from services.execution.screening import Screened, Screening
+from services.execution.screening import Screened, Screening, ScreeningUnavailable
 
 log = logs.get("execution.orchestrator")
 
@@ -192,6 +192,14 @@ class Orchestrator:
         await self._defer_closed(zone_gates, now)
         if not limits:
             return 0
+        try:
+            return await self._claim(limits, context, deadlines, zone_gates, now)
+        except ScreeningUnavailable as exc:  # rolled back: nothing claimed, tried again next pass
+            log.warning("claim held: a compliance check could not be made", extra={"error": str(exc)})
+            return 0
+
+    async def _claim(self, limits: dict[str, int], context: dict[str, CallingExecution],
+                     deadlines: dict[str, datetime], zone_gates: dict[str, ZoneGate], now: datetime) -> int:
         async with self.engine.begin() as conn:
             locked = await claims.lock_claimable(conn, list(limits), now)
             limits = {e: min(n, locked[e].free) for e, n in limits.items() if e in locked}

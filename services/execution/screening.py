@@ -28,6 +28,10 @@ from services.execution.domain.contacts import attempt_id
 LIMITS_TTL_SECONDS = 5.0  # an organization's changed contact limits apply within this
 
 
+class ScreeningUnavailable(Exception):
+    """A peer or Redis did not answer: the claim must not go ahead (it is rolled back)."""
+
+
 class CompliancePeers(Protocol):
     async def listed_dnc(self, organization_id: str, phones: Sequence[str]) -> set[str]: ...
 
@@ -55,7 +59,14 @@ class Screening:
         return cached[0]
 
     async def screen(self, claimed: Sequence[Attempt], organizations: Mapping[str, str], now: datetime) -> Screened:
-        """`organizations`: execution id → organization id."""
+        """`organizations`: execution id → organization id. ScreeningUnavailable when a check
+        could not be made."""
+        try:
+            return await self._screen(claimed, organizations, now)
+        except Exception as exc:
+            raise ScreeningUnavailable(repr(exc)) from exc
+
+    async def _screen(self, claimed: Sequence[Attempt], organizations: Mapping[str, str], now: datetime) -> Screened:
         out = Screened()
         by_org: dict[str, list[Attempt]] = defaultdict(list)
         for attempt in claimed:

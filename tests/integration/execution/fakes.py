@@ -55,6 +55,7 @@ class World:
     dnc: dict[str, set[str]] = field(default_factory=dict)  # organization id → listed numbers
     contact_limits: dict[str, tuple[int, int]] = field(default_factory=dict)  # org → (max attempts, per days)
     dnc_checks: int = 0
+    fail_dnc: bool = False  # CheckDnc answers UNAVAILABLE
 
 
 class ProgramFake(program_pb2_grpc.ProgramServiceServicer):
@@ -92,6 +93,8 @@ class AudienceFake(audience_pb2_grpc.AudienceServiceServicer):
 
     def CheckDnc(self, request, context):
         self.world.dnc_checks += 1
+        if self.world.fail_dnc:
+            _abort(context, errors.UnavailableError("dnc store down"))
         listed = self.world.dnc.get(request.organization_id, set())
         return audience_pb2.CheckDncResponse(listed=[p for p in request.phones if p in listed])
 

@@ -50,6 +50,23 @@ def test_listed_numbers_are_skipped_and_never_called(exec_system, api):
     assert all(c.skipped_reason == "dnc" and c.attempts == 0 and not c.blocked_by for c in skipped)
 
 
+def test_no_call_while_the_list_cannot_be_checked(exec_system, api):
+    dialer, world = exec_system.dialer, exec_system.world
+    world.fail_dnc = True
+    try:
+        program = make_program(exec_system, n=2)
+        execution_id = launch(api, program)
+        checks = world.dnc_checks
+        wait_until(lambda: world.dnc_checks >= checks + 3, message="claims tried (and refused) several times")
+        held = get(api, execution_id)
+        assert (held.contacts_pending, held.contacts_in_progress) == (2, 0)
+        assert dialer.requests_for(execution_id) == []
+    finally:
+        world.fail_dnc = False
+    done = wait_status(api, execution_id, "completed")
+    assert done.contacts_completed == 2 and len(dialer.requests_for(execution_id)) == 2
+
+
 def test_a_number_listed_mid_campaign_is_not_called_again(exec_system, api):
     dialer, world = exec_system.dialer, exec_system.world
     phone = f"+2126{uuid.uuid4().int % 10**8:08d}"
