@@ -28,7 +28,7 @@ from tests.support.system import System, wait_progressing, wait_until
 pytestmark = pytest.mark.e2e
 
 EXECUTION_KEYS = {"id", "programId", "organizationId", "audienceId", "flowId", "status", "totalContacts",
-                  "contactsCompleted", "contactsFailed", "contactsPending", "contactsInProgress", "contactsSkipped",
+                  "contactsCompleted", "contactsFailed", "contactsPending", "contactsInProgress", "contactsSkipped", "contactsSkippedBy",
                   "scheduledStartAt", "scheduledStopAt", "actualStartAt", "actualEndAt", "autoPauseRules",
                   "createdAt", "updatedAt"}
 
