@@ -1,7 +1,9 @@
 """The sweeper: what a dialer that vanished (or stalled) left undone is finished by any replica.
 
 A call whose dialer's lease ran out mid-call is recorded as unknown and published (never placed
-a second time); a settlement that failed or was cut short is done again from the record.
+a second time); a settlement that failed or was cut short is done again from the record. A
+dialer never declares its own calls lost: coming back from a stall, its sweep may run before its
+heartbeat, and the calls it still holds end with their real result.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ SETTLE_AFTER_SECONDS = 10
 
 class Recovery:
     def __init__(self, *, calls: CallResults, publisher: ResultPublisher, settlement: Settlement,
-                 unknown_settle_seconds: float = 600.0):
+                 unknown_settle_seconds: float = 600.0, owner: str | None = None):
         self._calls = calls
+        self._owner = owner
         self._publisher = publisher
         self._settlement = settlement
         self._unknown_settle_seconds = unknown_settle_seconds
@@ -31,7 +34,7 @@ class Recovery:
     async def sweep(self) -> int:
         """Finish calls whose dialer vanished, and settle calls whose settlement failed."""
         done = 0
-        for record in await self._calls.finish_abandoned(get_clock().now()):
+        for record in await self._calls.finish_abandoned(get_clock().now(), spare=self._owner):
             log.warning("call abandoned by its dialer; recorded as unknown", extra={"attempt_id": record.attempt_id})
             with contextlib.suppress(Exception):
                 await self._publisher.publish(record)

@@ -154,16 +154,19 @@ class CallResults:
                 WHERE attempt_id = ANY(CAST(:aids AS text[])) AND {_FINISHED}"""), {"aids": attempt_ids})
         return [None] * len(attempt_ids)
 
-    async def finish_abandoned(self, now: datetime, limit: int = 100) -> list[CallRecord]:
+    async def finish_abandoned(self, now: datetime, limit: int = 100, spare: str | None = None) -> list[CallRecord]:
         """Calls whose dialer vanished (or stalled) mid-call end as unknown (never placed a second
-        time); the real result replaces it if that dialer comes back with one."""
+        time); the real result replaces it if that dialer comes back with one. The calls of owner
+        `spare` (the dialer asking) are left alone: a dialer that runs holds its own calls, even
+        when a stall let their leases lapse before its heartbeat could renew them."""
         async with self.engine.begin() as conn:
             rows = (await conn.execute(text(f"""
                 UPDATE call_records SET {DECLARE_LOST}
                 WHERE id IN (SELECT id FROM call_records
                              WHERE {state_in([attempts.PLACING])} AND lease_expires_at < now()
+                               AND owner IS DISTINCT FROM :spare
                              ORDER BY lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-                RETURNING {COLUMNS}"""), {"now": now, "limit": limit})).all()
+                RETURNING {COLUMNS}"""), {"now": now, "limit": limit, "spare": spare})).all()
         return [record(r) for r in rows]
 
     async def unsettled(self, older_than_seconds: float, unknown_older_than_seconds: float,

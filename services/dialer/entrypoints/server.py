@@ -69,17 +69,19 @@ async def main(settings: Settings) -> None:
     lease = float(settings.env("DIALER_CALL_LEASE_SECONDS", str(CALL_LEASE_SECONDS)))
     publisher = ResultPublisher(js)
     settlement = Settlement(calls=calls, accounts=accounts)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     placement = Placement(
         calls=calls, dids=dids, flows=flows,
         slots=DidSlots(redis, lease_seconds=lease),
         accounts=accounts, carrier=carrier, publisher=publisher, settlement=settlement,
-        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        owner=owner,
         did_cap=int(settings.env("DID_MAX_CONCURRENT_CALLS", "50")),
         lease_seconds=lease,
     )
     recovery = Recovery(
         calls=calls, publisher=publisher, settlement=settlement,
         unknown_settle_seconds=float(settings.env("DIALER_UNKNOWN_SETTLE_SECONDS", str(UNKNOWN_SETTLE_SECONDS))),
+        owner=owner,
     )
     # Heartbeats come several times per lease, so one missed beat loses nothing.
     beat = max(0.2, min(5.0, lease / 4))
