@@ -40,8 +40,8 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campaign_rules.checks import between, fail, one_of
-from campaign_rules.pause_windows import WEEKDAYS
+from campaign_rules.checks import fail, one_of
+from campaign_rules.pause_windows import WEEKDAYS, stored_time, time_of_day
 from campaign_rules.proto import CallingHoursMessage, PauseWindowItemMessage, TimeOfDayMessage
 
 FIELD = "callingHours"
@@ -116,15 +116,9 @@ class CallingHours:
 
 # --- parsing and validation ---------------------------------------------------------------------
 
-def _time_of_day(path: str, value: TimeOfDayMessage) -> time:
-    between(f"{path}.hour", value.hour, (0, 23))
-    between(f"{path}.minute", value.minute, (0, 59))
-    return time(value.hour, value.minute)
-
-
 def _window(path: str, item: PauseWindowItemMessage) -> Window:
-    start = _time_of_day(f"{path}.startAt", item.start_at)
-    end = _time_of_day(f"{path}.endAt", item.end_at)
+    start = time_of_day(f"{path}.startAt", item.start_at)
+    end = time_of_day(f"{path}.endAt", item.end_at)
     if start == end:
         raise fail(f"{path}.endAt", "must differ from startAt")
     return Window(start, end)
@@ -164,11 +158,6 @@ def to_proto(hours: CallingHours) -> CallingHoursMessage:
 
 # --- the stored form ----------------------------------------------------------------------------
 
-def _clock(value: Mapping[str, Any] | None) -> time:
-    value = value or {}
-    return time(int(value.get("hour", 0)), int(value.get("minute", 0)))
-
-
 def from_json(data: Mapping[str, Any] | None) -> CallingHours | None:
     """From the stored form; None or {} is no calling hours. Fields at zero may be left out."""
     if not data:
@@ -176,7 +165,7 @@ def from_json(data: Mapping[str, Any] | None) -> CallingHours | None:
     name = str(data.get("preset") or "")
     if name != CUSTOM:
         return CallingHours(name)
-    week = {day: tuple(Window(_clock(item.get("startAt")), _clock(item.get("endAt"))) for item in items)
+    week = {day: tuple(Window(stored_time(item.get("startAt")), stored_time(item.get("endAt"))) for item in items)
             for day, items in (data.get("windows") or {}).items()}
     return CallingHours(CUSTOM, week)
 

@@ -68,15 +68,16 @@ class PauseWindows:
 
 # --- parsing and validation ---------------------------------------------------------------------
 
-def _time_of_day(field: str, value: TimeOfDayMessage) -> time:
+def time_of_day(field: str, value: TimeOfDayMessage) -> time:
+    """A time of day of a request (hour 0-23, minute 0-59), named by its API path when refused."""
     between(f"{field}.hour", value.hour, (0, 23))
     between(f"{field}.minute", value.minute, (0, 59))
     return time(value.hour, value.minute)
 
 
 def _weekly(field: str, item: PauseWindowItemMessage) -> WeeklyWindow:
-    start = _time_of_day(f"{field}.startAt", item.start_at)
-    end = _time_of_day(f"{field}.endAt", item.end_at)
+    start = time_of_day(f"{field}.startAt", item.start_at)
+    end = time_of_day(f"{field}.endAt", item.end_at)
     if start == end:
         raise fail(f"{field}.endAt", "must differ from startAt")
     return WeeklyWindow(start, end)
@@ -117,7 +118,8 @@ def to_proto(windows: PauseWindows) -> PauseWindowsMessage:
 
 # --- the stored form ----------------------------------------------------------------------------
 
-def _clock(value: Mapping[str, Any] | None) -> time:
+def stored_time(value: Mapping[str, Any] | None) -> time:
+    """A time of day in the stored form ({"hour", "minute"}, zeros left out by older rows)."""
     value = value or {}
     return time(int(value.get("hour", 0)), int(value.get("minute", 0)))
 
@@ -128,7 +130,7 @@ def from_json(data: Mapping[str, Any] | None) -> PauseWindows:
     if not data:
         return PauseWindows()
     weekly = tuple(
-        tuple(WeeklyWindow(_clock(item.get("startAt")), _clock(item.get("endAt"))) for item in data.get(day) or ())
+        tuple(WeeklyWindow(stored_time(item.get("startAt")), stored_time(item.get("endAt"))) for item in data.get(day) or ())
         for day in WEEKDAYS)
     advanced = tuple(
         AbsoluteWindow(parse_iso(item["startAt"]), parse_iso(item["endAt"]))
