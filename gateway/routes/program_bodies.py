@@ -14,8 +14,8 @@ from gateway.routes.window_bodies import (
     CALLING_HOURS_DOC,
     CallingHoursIn,
     CallingHoursOut,
-    PauseWindowItemIn,
-    PauseWindowItemOut,
+    WeekIn,
+    WeekOut,
     calling_hours_json,
     week_json,
 )
@@ -36,14 +36,7 @@ class PauseWindowAdvancedItemIn(ApiModel):
     end_at: str = Field(description="ISO 8601 instant after startAt")
 
 
-class PauseWindowsIn(ApiModel):
-    sunday: list[PauseWindowItemIn] | None = None
-    monday: list[PauseWindowItemIn] | None = None
-    tuesday: list[PauseWindowItemIn] | None = None
-    wednesday: list[PauseWindowItemIn] | None = None
-    thursday: list[PauseWindowItemIn] | None = None
-    friday: list[PauseWindowItemIn] | None = None
-    saturday: list[PauseWindowItemIn] | None = None
+class PauseWindowsIn(WeekIn):
     advanced: list[PauseWindowAdvancedItemIn] | None = Field(None, description="Absolute date ranges")
 
 
@@ -124,14 +117,7 @@ class PauseWindowAdvancedItemOut(ApiResponse):
     end_at: str
 
 
-class PauseWindowsOut(ApiResponse):
-    sunday: list[PauseWindowItemOut] | None = None
-    monday: list[PauseWindowItemOut] | None = None
-    tuesday: list[PauseWindowItemOut] | None = None
-    wednesday: list[PauseWindowItemOut] | None = None
-    thursday: list[PauseWindowItemOut] | None = None
-    friday: list[PauseWindowItemOut] | None = None
-    saturday: list[PauseWindowItemOut] | None = None
+class PauseWindowsOut(WeekOut):
     advanced: list[PauseWindowAdvancedItemOut] | None = None
 
 

@@ -32,8 +32,8 @@ class PauseWindowItemIn(ApiModel):
     end_at: TimeOfDayIn = Field(description="Before startAt: the window wraps past midnight. Must differ.")
 
 
-class CallingWindowsIn(ApiModel):
-    """Allowed windows per weekday, in the contact's local time; at least one window in the week."""
+class WeekIn(ApiModel):
+    """Windows per weekday (the shape pause windows and calling hours share)."""
 
     sunday: list[PauseWindowItemIn] | None = None
     monday: list[PauseWindowItemIn] | None = None
@@ -42,6 +42,10 @@ class CallingWindowsIn(ApiModel):
     thursday: list[PauseWindowItemIn] | None = None
     friday: list[PauseWindowItemIn] | None = None
     saturday: list[PauseWindowItemIn] | None = None
+
+
+class CallingWindowsIn(WeekIn):
+    """Allowed windows per weekday, in the contact's local time; at least one window in the week."""
 
 
 class CallingHoursIn(ApiModel):
@@ -62,7 +66,7 @@ class PauseWindowItemOut(ApiResponse):
     end_at: TimeOfDayOut
 
 
-class CallingWindowsOut(ApiResponse):
+class WeekOut(ApiResponse):
     sunday: list[PauseWindowItemOut] | None = None
     monday: list[PauseWindowItemOut] | None = None
     tuesday: list[PauseWindowItemOut] | None = None
@@ -70,6 +74,10 @@ class CallingWindowsOut(ApiResponse):
     thursday: list[PauseWindowItemOut] | None = None
     friday: list[PauseWindowItemOut] | None = None
     saturday: list[PauseWindowItemOut] | None = None
+
+
+class CallingWindowsOut(WeekOut):
+    pass
 
 
 class CallingHoursOut(ApiResponse):
