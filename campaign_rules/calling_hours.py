@@ -41,7 +41,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from campaign_rules.checks import fail, one_of
-from campaign_rules.pause_windows import WEEKDAYS, stored_time, time_of_day
+from campaign_rules.pause_windows import WEEKDAYS, WeeklyWindow, stored_time, weekly_window
 from campaign_rules.proto import CallingHoursMessage, PauseWindowItemMessage, TimeOfDayMessage
 
 FIELD = "callingHours"
@@ -54,12 +54,9 @@ PRESETS = (US_TCPA, FR_2023, CUSTOM)
 HORIZON = timedelta(days=14)
 
 
-@dataclass(frozen=True)
-class Window:
-    """Allowed from `start` to `end` local time; an end before the start wraps past midnight."""
-
-    start: time
-    end: time
+# Allowed from `start` to `end` local time; an end before the start wraps past midnight: the
+# pause windows' weekly window, parsed and stored alike.
+Window = WeeklyWindow
 
 
 Week = Mapping[str, tuple[Window, ...]]
@@ -116,14 +113,6 @@ class CallingHours:
 
 # --- parsing and validation ---------------------------------------------------------------------
 
-def _window(path: str, item: PauseWindowItemMessage) -> Window:
-    start = time_of_day(f"{path}.startAt", item.start_at)
-    end = time_of_day(f"{path}.endAt", item.end_at)
-    if start == end:
-        raise fail(f"{path}.endAt", "must differ from startAt")
-    return Window(start, end)
-
-
 def from_proto(message: CallingHoursMessage) -> CallingHours:
     """The calling hours of a request, checked: the preset, then `windows` (required for custom,
     refused for a preset), then each window in the message's day order. Raises ValidationError
@@ -140,7 +129,7 @@ def from_proto(message: CallingHoursMessage) -> CallingHours:
     for descriptor in message.windows.DESCRIPTOR.fields:
         day = descriptor.name
         items: list[PauseWindowItemMessage] = list(getattr(message.windows, day))
-        week[day] = tuple(_window(f"{FIELD}.windows.{day}[{i}]", item) for i, item in enumerate(items))
+        week[day] = tuple(weekly_window(f"{FIELD}.windows.{day}[{i}]", item) for i, item in enumerate(items))
     return CallingHours(CUSTOM, week)
 
 

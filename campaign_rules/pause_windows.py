@@ -75,7 +75,8 @@ def time_of_day(field: str, value: TimeOfDayMessage) -> time:
     return time(value.hour, value.minute)
 
 
-def _weekly(field: str, item: PauseWindowItemMessage) -> WeeklyWindow:
+def weekly_window(field: str, item: PauseWindowItemMessage) -> WeeklyWindow:
+    """A start-end window of a request; the end must differ from the start (before it: it wraps)."""
     start = time_of_day(f"{field}.startAt", item.start_at)
     end = time_of_day(f"{field}.endAt", item.end_at)
     if start == end:
@@ -99,7 +100,7 @@ def from_proto(message: PauseWindowsMessage) -> PauseWindows:
         day = descriptor.name
         if day in WEEKDAYS:
             items: list[PauseWindowItemMessage] = list(getattr(message, day))
-            weekly[WEEKDAYS.index(day)] = tuple(_weekly(f"{FIELD}.{day}[{i}]", item) for i, item in enumerate(items))
+            weekly[WEEKDAYS.index(day)] = tuple(weekly_window(f"{FIELD}.{day}[{i}]", item) for i, item in enumerate(items))
     advanced = tuple(_absolute(f"{FIELD}.advanced[{i}]", item) for i, item in enumerate(message.advanced))
     return PauseWindows(tuple(weekly), advanced)
 
