@@ -15,17 +15,18 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from campaign_rules.contact_zones import zones_of
-from kernel import ids, paging
+from kernel import paging
 from kernel.clock import Clock
 from kernel.errors import ValidationError
-from services.execution.adapters import contact_reads, executions
+from services.execution.adapters import contact_reads
 from services.execution.adapters.contact_caps import ContactCaps
 from services.execution.adapters.contact_reads import ContactState
 from services.execution.adapters.executions import ExecutionRow
 from services.execution.adapters.peers import Peers
 from services.execution.domain import blocking
 from services.execution.domain import contacts as ct
-from services.execution.domain.errors import ContactNotFoundError, ExecutionNotFoundError
+from services.execution.domain.errors import ContactNotFoundError
+from services.execution.queries import Queries
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class ContactView:
 
 
 class ContactQueries:
-    def __init__(self, engine: AsyncEngine, peers: Peers, caps: ContactCaps, clock: Clock):
+    def __init__(self, engine: AsyncEngine, executions: Queries, peers: Peers, caps: ContactCaps, clock: Clock):
         self.engine = engine
+        self.executions = executions
         self.peers = peers
         self.caps = caps
         self.clock = clock
@@ -52,27 +54,19 @@ class ContactQueries:
         if state and state not in ct.STATES:
             raise ValidationError(f"state: must be one of {', '.join(ct.STATES)}", field="state")
         page = paging.request(limit, cursor, paging.text)
-        execution = await self._execution(organization_id, execution_id)
+        execution = await self.executions.get(organization_id, execution_id)
         async with self.engine.connect() as conn:
             rows = await contact_reads.page_of(conn, execution_id, state or None, page)
         shown, next_cursor = paging.page(rows, page, key=lambda r: (r.contact_ref,))
         return await self._views(execution, shown), next_cursor
 
     async def get(self, organization_id: str, execution_id: str, contact_id: str) -> ContactView:
-        execution = await self._execution(organization_id, execution_id)
+        execution = await self.executions.get(organization_id, execution_id)
         async with self.engine.connect() as conn:
             row = await contact_reads.by_contact_id(conn, execution_id, contact_id)
         if row is None:
             raise ContactNotFoundError()
         return (await self._views(execution, [row]))[0]
-
-    async def _execution(self, organization_id: str, execution_id: str) -> ExecutionRow:
-        ids.parse(execution_id, ExecutionNotFoundError)
-        async with self.engine.connect() as conn:
-            row = await executions.get_execution(conn, organization_id, execution_id)
-        if row is None:
-            raise ExecutionNotFoundError()
-        return row
 
     async def _views(self, execution: ExecutionRow, rows: Sequence[ContactState]) -> list[ContactView]:
         now = self.clock.now()

@@ -44,7 +44,7 @@ async def main(settings: Settings) -> None:
     lifecycle = Lifecycle(engine, peers, queries, counting, gates, clock)
     caps = ContactCaps(redis, clock)
     servicer = ExecutionServicer(Launch(engine, peers, outbox, clock), queries, lifecycle,
-                                 ContactQueries(engine, peers, caps, clock))
+                                 ContactQueries(engine, queries, peers, caps, clock))
     execution_pb2_grpc.add_ExecutionServiceServicer_to_server(servicer, runtime.server)
     runtime.add_services([execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name])
 
