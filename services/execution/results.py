@@ -147,9 +147,11 @@ class Results:
             locked = await executions.lock_live_executions(conn, {f.execution_id for f in valid})
             accepted = [f for f in valid if (e := locked.get(f.execution_id)) is not None
                         and st.is_active(e.status) and e.mode == LIVE and e.organization_id == f.organization_id]
+            # Zone keys only for executions with calling hours, from the number (one lookup each).
+            keys = {e: zone_key_of(t.timezone) for e, t in locked.items() if t.has_calling_hours}
             live = [LiveContact(f.execution_id, f.trigger_id, f.contact_id, f.phone, f.country,
-                                zone_key_of(target.timezone)(f.phone, "") if target.has_calling_hours else None)
-                    for f in accepted if (target := locked[f.execution_id])]
+                                keys[f.execution_id](f.phone, "") if f.execution_id in keys else None)
+                    for f in accepted]
             added = await contacts.insert_live_contacts(conn, live, now)
             await counters.count_live_contacts(conn, Counter(added), now)
             zones: dict[str, set[str]] = defaultdict(set)
