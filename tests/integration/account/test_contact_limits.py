@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-import grpc
 import pytest
 
 from kernel import errors
 from outbound.account.v1 import account_pb2 as pb
 from outbound.account.v1 import account_pb2_grpc
+from tests.integration.account.test_account_service import call
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +19,6 @@ def stub(system_factory):
     channel = system.channel("account")
     yield account_pb2_grpc.AccountServiceStub(channel)
     channel.close()
-
-
-def call(method, request):
-    try:
-        return method(request, timeout=30)
-    except grpc.RpcError as exc:
-        raise errors.from_rpc_error(exc) from None
 
 
 def new_org(stub) -> str:

@@ -8,12 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kernel.clock import Clock
-from kernel.errors import ValidationError
 from services.dialer.adapters.carrier import CallRequest, SimCarrier
 from services.dialer.adapters.sip_flow import FlowWalk, Step
 from services.dialer.domain.flows import MAX_TEXT_LENGTH, Flow, FlowNode, validate_flow, walk_flow
 from services.dialer.domain.optout import opted_out
 from services.dialer.domain.sim_rules import parse_rules
+from tests.unit.dialer.test_flows import error_of
 
 HANGUP = FlowNode(id="bye", type="hangup")
 
@@ -32,12 +32,6 @@ def menu(optout_node: FlowNode) -> Flow:
         optout_node,
         HANGUP,
     ))
-
-
-def error_of(flow: Flow) -> ValidationError:
-    with pytest.raises(ValidationError) as info:
-        validate_flow(flow)
-    return info.value
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -13,10 +13,10 @@ from campaign_rules.proto import PauseWindowItemMessage as Item
 from campaign_rules.proto import RetryOutcomesMessage as Outcomes
 from campaign_rules.proto import RetryStrategyMessage as Retry
 from campaign_rules.proto import TimeOfDayMessage as TimeOfDay
-from kernel.errors import ValidationError
 from services.program.domain.model import ProgramDraft
 from services.program.domain.patch import apply_patch, draft_of
 from services.program.domain.validation import check_program
+from tests.unit.program.test_program_rules import refused
 
 NINE_TO_FIVE = Item(start_at=TimeOfDay(hour=9), end_at=TimeOfDay(hour=17))
 BUSY_ONLY = Retry(type="fixed_delay", delay_minutes=30, max_retries=2, retry_on=Outcomes(outcomes=["busy"]))
@@ -27,12 +27,6 @@ def batch(**kw) -> ProgramDraft:
                 start_at="2025-12-20T09:00:00Z", did_pool=(str(uuid.uuid4()),), retry_strategy=Retry(type="none"))
     base.update(kw)
     return ProgramDraft(**base)
-
-
-def refused(draft: ProgramDraft) -> str:
-    with pytest.raises(ValidationError) as err:
-        check_program(draft)
-    return str(err.value)
 
 
 def test_without_them_a_program_has_no_calling_hours_and_retries_every_outcome():
