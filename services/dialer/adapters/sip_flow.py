@@ -25,6 +25,11 @@ from typing import Any, Protocol
 
 # How long an accepted REFER may go without its final NOTIFY (or the far end's BYE).
 TRANSFER_WAIT_SECONDS = 30.0
+# After the final NOTIFY of a connected transfer: our BYE waits for the next pass of the loop.
+# pjsip 2.15 tears the REFER subscription down around that NOTIFY, and a BYE sent in the same
+# pass once crashed the line worker inside pjsua_call_hangup (an evsub use-after-free class of
+# bug fixed upstream after 2.15.1).
+TRANSFER_SETTLE_SECONDS = 0.2
 # Node types that play their prompt, then go on to `next` (none: the call ends).
 _SPOKEN_THEN_NEXT = ("say", "optout")
 
@@ -140,9 +145,8 @@ class FlowWalk:
         if self.done or step is None or step.type != "transfer":
             return
         if 200 <= code < 300 and final:
-            # Accepted and connected: the call is the transfer target's now.
-            self.current = None
-            self._finish()
+            # Accepted and connected: the call is the transfer target's now; tick() leaves it.
+            self.until = min(self.until, now + TRANSFER_SETTLE_SECONDS)
         elif code >= 300:
             self._enter(step.next, now)
 
