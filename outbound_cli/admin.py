@@ -26,6 +26,22 @@ def _did(did: dialer_pb2.Did) -> dict:
     }
 
 
+def _dispatch_limits(org_id: str, answer: account_pb2.GetDispatchLimitsResponse
+                     | account_pb2.SetDispatchLimitsResponse) -> dict[str, object]:
+    limits = answer.limits
+    return {"organizationId": org_id, "maxConcurrentCalls": limits.max_concurrent_calls,
+            "maxCallsPerSecond": limits.max_calls_per_second, "weight": limits.weight,
+            "defaulted": list(answer.defaulted)}
+
+
+def _int32(text: str) -> int:
+    """An integer the wire can carry; the service judges its bounds."""
+    value = int(text)
+    if not -(2**31) <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"{text} is out of range")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     admin = sub.add_parser("admin", help="operator tasks").add_subparsers(dest="resource", required=True)
 
@@ -33,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create = org.add_parser("create", help="create an organization and its first API key")
     create.add_argument("--name", required=True)
     create.add_argument("--credits", type=int, default=0)
+    limits = org.add_parser("limits", help="show the dispatch limits, or change the options given")
+    limits.add_argument("--org", required=True)
+    limits.add_argument("--concurrent", type=_int32, help="max concurrent calls (0: no organization limit)")
+    limits.add_argument("--cps", type=_int32, help="max calls started per second (0: no limit)")
+    limits.add_argument("--weight", type=_int32, help="weight in the fair share of channels, 1-1000")
+    limits.add_argument("--reset", action="store_true", help="first clear all three to the defaults")
 
     credits = admin.add_parser("credits").add_subparsers(dest="action", required=True)
     add = credits.add_parser("add")
@@ -77,6 +99,8 @@ def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> d
     if args.resource in ("org", "credits", "key"):
         with grpc.insecure_channel(settings.address("account")) as channel:
             stub = account_pb2_grpc.AccountServiceStub(channel)
+            if args.resource == "org" and args.action == "limits":
+                return _org_limits(stub, args)
             if args.resource == "org":
                 answer = stub.CreateOrganization(account_pb2.CreateOrganizationRequest(
                     name=args.name, credits=args.credits), timeout=30)
@@ -104,6 +128,17 @@ def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> d
         if args.action == "set-status":
             return _did(stub.SetDidStatus(dialer_pb2.SetDidStatusRequest(id=args.id, status=args.status), timeout=30))
         return _did(stub.DeleteDid(dialer_pb2.DeleteDidRequest(id=args.id), timeout=30))
+
+
+def _org_limits(stub: account_pb2_grpc.AccountServiceStub, args: argparse.Namespace) -> dict[str, object]:
+    """Without a change option: the limits as they are; else the change (reset first), then them."""
+    changes = {"max_concurrent_calls": args.concurrent, "max_calls_per_second": args.cps, "weight": args.weight}
+    given = {name: value for name, value in changes.items() if value is not None}
+    if not given and not args.reset:
+        return _dispatch_limits(args.org, stub.GetDispatchLimits(
+            account_pb2.GetDispatchLimitsRequest(organization_id=args.org), timeout=30))
+    return _dispatch_limits(args.org, stub.SetDispatchLimits(account_pb2.SetDispatchLimitsRequest(
+        organization_id=args.org, reset=args.reset, **given), timeout=30))
 
 
 __all__ = ["add_parser", "run"]

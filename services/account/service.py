@@ -1,4 +1,5 @@
-"""Account use cases: organizations, API keys, contact limits, credits and single reservations.
+"""Account use cases: organizations, API keys, contact and dispatch limits, credits and single
+reservations.
 
 Every credit change is one transaction that locks the organization row first, so concurrent
 reserve/settle/release calls serialize per organization and the CHECK constraints
@@ -17,8 +18,9 @@ from campaign_rules.contact_limits import ContactLimits
 from kernel import errors
 from kernel.clock import get_clock
 from services.account.adapters import repository as repo
-from services.account.domain import api_keys, organizations, reservations
+from services.account.domain import api_keys, dispatch_limits, organizations, reservations
 from services.account.domain.credits import Balance
+from services.account.domain.dispatch_limits import DispatchLimits, LimitsChange, ResolvedLimits
 from services.account.domain.errors import (
     ApiKeyNotFoundError,
     OrganizationNotFoundError,
@@ -29,8 +31,10 @@ from services.account.domain.reservations import Reservation, Settlement
 
 
 class AccountService:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, dispatch_defaults: DispatchLimits = dispatch_limits.BUILT_IN_DEFAULTS):
         self._engine = engine
+        # The limits an organization follows where it stores none (ORG_* of the environment).
+        self._dispatch_defaults = dispatch_limits.check(dispatch_defaults)
 
     # --- organizations and keys ---
 
@@ -96,6 +100,38 @@ class AccountService:
             if not await repo.set_contact_limits(conn, org, limits):
                 raise OrganizationNotFoundError()
         return limits
+
+    # --- dispatch limits ---
+
+    async def get_dispatch_limits(self, organization_id: str) -> ResolvedLimits:
+        org = organizations.parse_id(organization_id)
+        async with self._engine.connect() as conn:
+            stored = await repo.dispatch_limits(conn, org)
+        return dispatch_limits.resolve(stored, self._dispatch_defaults)
+
+    async def set_dispatch_limits(self, organization_id: str, change: LimitsChange) -> ResolvedLimits:
+        """Apply the change (checked first: an invalid field writes nothing); answers the result.
+        The row lock makes concurrent partial changes compose instead of overwriting each other."""
+        org = organizations.parse_id(organization_id)
+        dispatch_limits.check_change(change)
+        async with self._engine.begin() as conn:
+            stored = dispatch_limits.apply(await repo.dispatch_limits(conn, org, lock=True), change)
+            await repo.set_dispatch_limits(conn, org, stored)
+        return dispatch_limits.resolve(stored, self._dispatch_defaults)
+
+    async def list_dispatch_limits(self, organization_ids: list[str]) -> dict[str, DispatchLimits]:
+        """Effective limits of each known organization, keyed by the id as asked; unknown and
+        malformed ids are absent."""
+        asked: dict[uuid.UUID, list[str]] = {}
+        for value in organization_ids:
+            try:
+                asked.setdefault(organizations.parse_id(value), []).append(value)
+            except OrganizationNotFoundError:
+                continue
+        async with self._engine.connect() as conn:
+            stored = await repo.many_dispatch_limits(conn, set(asked))
+        return {value: dispatch_limits.resolve(limits, self._dispatch_defaults).limits
+                for org, limits in stored.items() for value in asked[org]}
 
     # --- credits ---
 

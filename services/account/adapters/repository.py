@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from campaign_rules.contact_limits import ContactLimits
 from services.account.domain.api_keys import IssuedKey
 from services.account.domain.credits import Balance
+from services.account.domain.dispatch_limits import StoredLimits
 from services.account.domain.errors import OrganizationNotFoundError
 from services.account.domain.organizations import Organization
 from services.account.domain.reservations import RELEASED, SETTLED, sources
@@ -130,6 +131,43 @@ async def set_contact_limits(conn: AsyncConnection, org_id: uuid.UUID, limits: C
         {"id": org_id, "max_attempts": limits.max_attempts if limits else None,
          "per_days": limits.per_days if limits else None})).first()
     return row is not None
+
+
+# --- dispatch limits ---
+
+_DISPATCH = "max_concurrent_calls, max_calls_per_second, dispatch_weight"
+
+
+def _stored(row: Row[Any]) -> StoredLimits:
+    return StoredLimits(row.max_concurrent_calls, row.max_calls_per_second, row.dispatch_weight)
+
+
+async def dispatch_limits(conn: AsyncConnection, org_id: uuid.UUID, *, lock: bool = False) -> StoredLimits:
+    """What the organization stores (None: the default); OrganizationNotFoundError when there is
+    no such organization."""
+    row = (await conn.execute(text(
+        f"SELECT {_DISPATCH} FROM organizations WHERE id = :id" + (" FOR UPDATE" if lock else "")),
+        {"id": org_id})).first()
+    if row is None:
+        raise OrganizationNotFoundError()
+    return _stored(row)
+
+
+async def set_dispatch_limits(conn: AsyncConnection, org_id: uuid.UUID, stored: StoredLimits) -> None:
+    await conn.execute(text(
+        "UPDATE organizations SET max_concurrent_calls = :concurrent, max_calls_per_second = :cps, "
+        "dispatch_weight = :weight WHERE id = :id"),
+        {"id": org_id, "concurrent": stored.max_concurrent_calls, "cps": stored.max_calls_per_second,
+         "weight": stored.weight})
+
+
+async def many_dispatch_limits(conn: AsyncConnection, org_ids: set[uuid.UUID]) -> dict[uuid.UUID, StoredLimits]:
+    """What each existing organization of `org_ids` stores, in one query."""
+    if not org_ids:
+        return {}
+    rows = (await conn.execute(text(f"SELECT id, {_DISPATCH} FROM organizations WHERE id = ANY(:ids)"),
+                               {"ids": sorted(org_ids)})).all()
+    return {r.id: _stored(r) for r in rows}
 
 
 # --- credits of one organization ---

@@ -9,9 +9,13 @@ from services.account.entrypoints.mapping import (
     contact_limits_from_proto,
     contact_limits_to_proto,
     credits_to_proto,
+    dispatch_limits_to_proto,
+    get_dispatch_limits_response,
+    limits_change_from_proto,
     organization_to_proto,
     reserve_items,
     reserve_outcome,
+    set_dispatch_limits_response,
     settle_items,
     settle_outcome,
 )
@@ -83,3 +87,17 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
         wanted = contact_limits_from_proto(request.limits) if request.HasField("limits") else None
         stored = await self._service.set_contact_limits(request.organization_id, wanted)
         return pb.SetContactLimitsResponse(limits=contact_limits_to_proto(stored) if stored else None)
+
+    async def GetDispatchLimits(self, request: pb.GetDispatchLimitsRequest, context) -> pb.GetDispatchLimitsResponse:
+        resolved = await self._service.get_dispatch_limits(request.organization_id)
+        return get_dispatch_limits_response(resolved)
+
+    async def SetDispatchLimits(self, request: pb.SetDispatchLimitsRequest, context) -> pb.SetDispatchLimitsResponse:
+        resolved = await self._service.set_dispatch_limits(request.organization_id, limits_change_from_proto(request))
+        return set_dispatch_limits_response(resolved)
+
+    async def ListDispatchLimits(self, request: pb.ListDispatchLimitsRequest,
+                                 context) -> pb.ListDispatchLimitsResponse:
+        found = await self._service.list_dispatch_limits(list(request.organization_ids))
+        return pb.ListDispatchLimitsResponse(
+            limits={org: dispatch_limits_to_proto(limits) for org, limits in found.items()})

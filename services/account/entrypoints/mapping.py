@@ -8,6 +8,7 @@ from kernel.timefmt import iso
 from outbound.account.v1 import account_pb2 as pb
 from services.account.batches import ReserveItem, SettleItem
 from services.account.domain.credits import Balance
+from services.account.domain.dispatch_limits import DispatchLimits, LimitsChange, ResolvedLimits
 from services.account.domain.organizations import Organization
 from services.account.domain.reservations import Reservation, Settlement
 
@@ -26,6 +27,30 @@ def contact_limits_from_proto(message: pb.ContactLimits) -> ContactLimits:
 
 def contact_limits_to_proto(limits: ContactLimits) -> pb.ContactLimits:
     return pb.ContactLimits(max_attempts=limits.max_attempts, per_days=limits.per_days)
+
+
+def dispatch_limits_to_proto(limits: DispatchLimits) -> pb.DispatchLimits:
+    return pb.DispatchLimits(max_concurrent_calls=limits.max_concurrent_calls,
+                             max_calls_per_second=limits.max_calls_per_second, weight=limits.weight)
+
+
+def limits_change_from_proto(request: pb.SetDispatchLimitsRequest) -> LimitsChange:
+    """An absent optional field stays None: the stored value is kept."""
+    return LimitsChange(
+        request.max_concurrent_calls if request.HasField("max_concurrent_calls") else None,
+        request.max_calls_per_second if request.HasField("max_calls_per_second") else None,
+        request.weight if request.HasField("weight") else None,
+        reset=request.reset)
+
+
+def get_dispatch_limits_response(resolved: ResolvedLimits) -> pb.GetDispatchLimitsResponse:
+    return pb.GetDispatchLimitsResponse(limits=dispatch_limits_to_proto(resolved.limits),
+                                        defaulted=resolved.defaulted)
+
+
+def set_dispatch_limits_response(resolved: ResolvedLimits) -> pb.SetDispatchLimitsResponse:
+    return pb.SetDispatchLimitsResponse(limits=dispatch_limits_to_proto(resolved.limits),
+                                        defaulted=resolved.defaulted)
 
 
 def reserve_items(request: pb.ReserveCreditsBatchRequest) -> list[ReserveItem]:
