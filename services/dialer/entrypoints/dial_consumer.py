@@ -3,6 +3,11 @@
 Fetching never waits for a batch's slowest call: it asks for as many messages as there
 are free channels and runs each as its own task. A heartbeat keeps long calls alive:
 in_progress() on their messages, and the leases of their records and DID slots.
+
+The replica's channels are announced (adapters.capacity_beacon) at start and on every beat, so
+the execution service admits no more dial requests than the live dialers can carry; they are
+withdrawn the moment shutdown begins. Redis trouble there never stops the consumer: the next
+beat announces again.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from kernel import jetstream, logs, loops, metrics
 from outbound.execution.v1 import events_pb2 as execution_events
+from services.dialer.adapters.capacity_beacon import CapacityBeacon
 from services.dialer.placement import Placement, PoisonRequest
 from services.dialer.recovery import Recovery
 
@@ -28,6 +34,7 @@ SUBJECT = "dial.requested"
 DURABLE = jetstream.DIAL_CONSUMER
 BACKOFF = (0.5, 1, 2, 5, 10, 30)
 REDELIVERIES = metrics.redelivery_counter(DURABLE)
+WITHDRAW_SECONDS = 2.0  # shutdown does not wait longer for Redis; the announcement then expires
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,16 @@ class ConsumerOptions:
 
 
 class DialConsumer:
-    def __init__(self, js: JetStreamContext, placement: Placement, options: ConsumerOptions):
+    def __init__(self, js: JetStreamContext, placement: Placement, options: ConsumerOptions,
+                 beacon: CapacityBeacon | None = None):
+        # One missed beat must not let the announcement lapse while the replica is alive.
+        if beacon is not None and beacon.ttl_seconds <= 2 * options.heartbeat_seconds:
+            raise ValueError("the capacity beacon's TTL must exceed two heartbeats")
         self.js = js
         self.placement = placement
         self.options = options
+        self.beacon = beacon
+        self._announce_failing = False  # logged once per Redis outage, not once per beat
         self.inflight: dict[asyncio.Task, Msg] = {}
         self._freed = asyncio.Event()
 
@@ -62,6 +75,7 @@ class DialConsumer:
 
     async def run(self) -> None:
         psub = await self._subscribe()
+        # Its first beat, at once, announces the channels.
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while True:
@@ -86,7 +100,9 @@ class DialConsumer:
                     metrics.DIAL_REQUESTS_IN_FLIGHT.inc()
                     task.add_done_callback(self._done)
         except asyncio.CancelledError:
-            # Shutdown: calls under way get a grace period to end; the rest are handed back.
+            # Shutdown: no new request for this replica; calls under way get a grace period to
+            # end (the heartbeat goes on meanwhile); the rest are handed back.
+            await self._withdraw()
             tasks = list(self.inflight)
             if tasks:
                 await asyncio.wait(tasks, timeout=self.options.shutdown_grace_seconds)
@@ -145,7 +161,31 @@ class DialConsumer:
     async def _beat(self) -> None:
         for msg in list(self.inflight.values()):
             await _settle(msg.in_progress())
+        await self._announce()
         await self.placement.renew_leases()
+
+    async def _announce(self) -> None:
+        """Never raises and never holds the beat up past one heartbeat."""
+        if self.beacon is None:
+            return
+        try:
+            await asyncio.wait_for(self.beacon.announce(), self.options.heartbeat_seconds)
+        except Exception as exc:
+            if not self._announce_failing:
+                log.warning("channels not announced; retried every heartbeat", extra={"error": repr(exc)})
+            self._announce_failing = True
+            return
+        if self._announce_failing:
+            log.info("channels announced again")
+            self._announce_failing = False
+
+    async def _withdraw(self) -> None:
+        if self.beacon is None:
+            return
+        try:
+            await asyncio.wait_for(self.beacon.withdraw(), WITHDRAW_SECONDS)
+        except Exception as exc:
+            log.warning("channels not withdrawn; they expire with their TTL", extra={"error": repr(exc)})
 
 
 def _attempt_id(msg: Msg) -> str:

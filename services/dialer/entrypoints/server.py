@@ -13,12 +13,15 @@ from kernel.settings import Settings
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from services.dialer.adapters.audio_store import AudioRepository
 from services.dialer.adapters.call_repository import CallRepository
-from services.dialer.adapters.carrier import make_carrier
+from services.dialer.adapters.capacity_beacon import CapacityBeacon
+from services.dialer.adapters.carrier import Carrier, make_carrier
 from services.dialer.adapters.did_repository import DidRepository
 from services.dialer.adapters.did_slots import DidSlots
 from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.peers import Accounts
 from services.dialer.adapters.publisher import ResultPublisher
+from services.dialer.adapters.sip_carrier import SipCarrier
+from services.dialer.adapters.sip_pool import LINES
 from services.dialer.entrypoints.dial_consumer import ConsumerOptions, DialConsumer, sweep_forever
 from services.dialer.entrypoints.grpc import DialerServicer, FlowServicer
 from services.dialer.placement import Placement
@@ -34,6 +37,17 @@ CALL_LEASE_SECONDS = 60.0
 # Real seconds the credit reservation of an unknown call is kept for its real result (a stalled
 # dialer that comes back with an answered call still charges it); then it is released.
 UNKNOWN_SETTLE_SECONDS = 600.0
+# Real seconds this replica's announced channels count without a new announcement (one per
+# heartbeat, at most 5 s apart): a dialer that dies drops out of the shared total by then.
+CAPACITY_TTL_SECONDS = 15.0
+
+
+def announced_channels(carrier: Carrier, max_channels: int) -> int:
+    """The calls this replica can carry at once: its consumer's channels, or fewer when the SIP
+    line pool holds fewer calls (the rest would only wait for a line)."""
+    if isinstance(carrier, SipCarrier):
+        return min(max_channels, len(carrier.pool.workers) * LINES)
+    return max_channels
 
 
 async def main(settings: Settings) -> None:
@@ -88,7 +102,9 @@ async def main(settings: Settings) -> None:
     options = ConsumerOptions(max_channels=int(settings.env("DIALER_MAX_CHANNELS", "500")), heartbeat_seconds=beat,
                               ack_wait_seconds=max(30.0, beat * 6),
                               shutdown_grace_seconds=settings.grace_seconds)
-    consumer = DialConsumer(js, placement, options)
+    beacon = CapacityBeacon(redis, replica_id=owner, channels=announced_channels(carrier, options.max_channels),
+                            ttl_seconds=max(CAPACITY_TTL_SECONDS, 3 * beat))
+    consumer = DialConsumer(js, placement, options, beacon)
 
     async def consume() -> None:
         await consumer.run()
