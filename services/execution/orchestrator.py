@@ -1,7 +1,9 @@
 """The orchestrator loop, run by every replica: start, stop, dispatch, lease sweep, complete.
 
 Replicas need no leader: claims take rows with SKIP LOCKED and every state change is a
-compare-and-set, so two replicas ticking at once never dial the same attempt twice.
+compare-and-set, so two replicas ticking at once never dial the same attempt twice. Dispatch
+passes take turns (fair_admission.py): what each claims is granted from capacity that no other
+pass is granting at the same time.
 """
 
 from __future__ import annotations
@@ -10,28 +12,28 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from campaign_rules.pause_windows import is_paused, next_start
 from kernel import logs, metrics
 from kernel.clock import Clock
 from kernel.loops import every, finish_current
 from services.execution.adapters import claims, contacts, counters, events, executions, status_changes
 from services.execution.adapters.call_gate import CallGates
-from services.execution.adapters.claims import Attempt, CallingExecution
+from services.execution.adapters.claims import CallingExecution
 from services.execution.adapters.dial_backlog import DialBacklog
 from services.execution.adapters.node_counters import CountersUnavailable
 from services.execution.auto_pause_counting import AutoPauseCounting
+from services.execution.calling_times import CallingTimes
 from services.execution.domain import blocking
-from services.execution.domain import contacts as ct
 from services.execution.domain import status as st
 from services.execution.domain.admission import dispatch_budget
-from services.execution.domain.calling_hours_gate import ZoneGate, gate
-from services.execution.domain.deadline import dial_deadline
+from services.execution.domain.calling_hours_gate import ZoneGate
+from services.execution.domain.fair_share import Claimant
+from services.execution.fair_admission import FairAdmission
+from services.execution.lease_sweep import LeaseSweep
 from services.execution.outbox import Outbox
 from services.execution.screening import Screened, Screening, ScreeningUnavailable
 
@@ -40,17 +42,12 @@ log = logs.get("execution.orchestrator")
 DEFERRED_COUNTING_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class CachedGate:
-    gate: ZoneGate
-    keys: tuple[str, ...]  # the execution's zone keys it was computed for (live contacts add keys)
-
-
 class Orchestrator:
     def __init__(self, engine: AsyncEngine, js: JetStreamContext, clock: Clock, gates: CallGates, outbox: Outbox,
                  counting: AutoPauseCounting, *, tick_seconds: float = 0.2, lease_seconds: float = 120.0,
                  batch_size: int = 500, request_ttl_seconds: float = 30.0,
-                 backlog: DialBacklog | None = None, backlog_limit: int = 0, screening: Screening | None = None):
+                 backlog: DialBacklog | None = None, backlog_limit: int = 0, screening: Screening | None = None,
+                 admission: FairAdmission | None = None):
         self.engine = engine
         self.js = js
         self.clock = clock
@@ -58,24 +55,19 @@ class Orchestrator:
         self.outbox = outbox
         self.counting = counting
         self.tick_seconds = tick_seconds
-        self.lease_seconds = lease_seconds  # real seconds
-        self.request_ttl_seconds = request_ttl_seconds  # real seconds
         self.batch_size = batch_size
         # Dial requests no dialer has taken yet stay under backlog_limit (domain/admission.py).
         self.backlog = backlog
         self.backlog_limit = backlog_limit
-        # execution id → (start of its next pause window, valid until): recomputed once passed.
-        self._next_windows: dict[str, tuple[datetime | None, datetime]] = {}
-        self._zone_gates: dict[str, CachedGate] = {}
+        self.times = CallingTimes(clock, request_ttl_seconds)
+        self.leases = LeaseSweep(engine, js, clock, gates, self.times, lease_seconds)
         self.screening = screening
+        self.admission = admission or FairAdmission()
         self._woken = asyncio.Event()
 
     def wake(self) -> None:
         """Dispatch now rather than at the next tick (capacity was freed or contacts were added)."""
         self._woken.set()
-
-    def _lease_until(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.lease_seconds * self.clock.speed)
 
     async def run(self) -> None:
         # Not kernel.loops.every: a wake-up dispatches only, and the full tick keeps its own pace
@@ -119,8 +111,7 @@ class Orchestrator:
         for execution_id in completed:
             log.info("execution completed", extra={"execution_id": execution_id})
         for execution_id in await self.outbox.sweep():
-            self._next_windows.pop(execution_id, None)
-            self._zone_gates.pop(execution_id, None)
+            self.times.forget(execution_id)
         return dispatched >= self.batch_size
 
     async def stop_past_stop_at(self, now: datetime) -> None:
@@ -136,94 +127,72 @@ class Orchestrator:
         # Requests already queued carry stopAt as their deadline; the gate closes as well.
         await self.gates.close_logged(stopped)
 
-    def _in_pause_window(self, row: CallingExecution, now: datetime) -> bool:
-        return is_paused(row.pause_windows, row.timezone, now)
-
-    def _may_call(self, row: CallingExecution, now: datetime) -> bool:
-        stop_at = row.scheduled_stop_at
-        return (row.status == st.RUNNING and (stop_at is None or stop_at > now)
-                and not self._in_pause_window(row, now))
-
-    def _deadline(self, row: CallingExecution, now: datetime) -> datetime:
-        """Of a dial request sent now (domain/deadline.py)."""
-        cached = self._next_windows.get(row.id)
-        if cached is None or now >= cached[1]:
-            window = next_start(row.pause_windows, row.timezone, now)
-            # Valid until that window begins (none can begin before it), or for a day without one.
-            cached = self._next_windows[row.id] = (window, window or now + timedelta(days=1))
-        ttl = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)
-        return dial_deadline(now, ttl, cached[0], row.scheduled_stop_at)
-
-    def _zone_gate(self, row: CallingExecution, now: datetime) -> ZoneGate | None:
-        """Its zone keys open and closed now (calling_hours_gate); None without calling hours."""
-        if row.calling_hours is None:
-            return None
-        cached = self._zone_gates.get(row.id)
-        if cached is None or now >= cached.gate.valid_until or cached.keys != row.zone_keys:
-            horizon = timedelta(seconds=self.request_ttl_seconds * self.clock.speed)
-            cached = self._zone_gates[row.id] = CachedGate(
-                gate(row.calling_hours, row.zone_keys, now, horizon), row.zone_keys)
-        return cached.gate
-
     async def dispatch(self, now: datetime) -> int:
         async with self.engine.connect() as conn:
             candidates = await claims.dispatchable(conn, now)
         if not candidates:
             return 0
-        limits: dict[str, int] = {}
-        budget = await self._budget()
+        wanted: list[Claimant] = []
         context: dict[str, CallingExecution] = {}
-        deadlines: dict[str, datetime] = {}
         zone_gates: dict[str, ZoneGate] = {}
         for row in candidates:
-            if self._in_pause_window(row, now):
+            if self.times.in_pause_window(row, now):
                 continue
-            if (zones := self._zone_gate(row, now)) is not None:
+            if (zones := self.times.zone_gate(row, now)) is not None:
                 zone_gates[row.id] = zones
                 if not zones.open:
                     continue  # its due contacts move to their openings below
-            # No more than it has pending: the rest of the batch goes to the next executions.
-            n = min(row.max_concurrent_calls - row.contacts_in_progress, row.contacts_pending, budget)
+            # No more than it has pending: the capacity it is not given goes to the others.
+            n = min(row.max_concurrent_calls - row.contacts_in_progress, row.contacts_pending)
             if n > 0:
-                limits[row.id] = n
+                wanted.append(Claimant(row.id, row.organization_id, n, row.contacts_in_progress))
                 context[row.id] = row
-                deadlines[row.id] = self._deadline(row, now)
-                budget -= n
         await self._defer_closed(zone_gates, now)
-        if not limits:
+        if not wanted:
             return 0
         try:
-            return await self._claim(limits, context, deadlines, zone_gates, now)
+            return await self._claim(wanted, context, zone_gates, now)
         except ScreeningUnavailable as exc:  # rolled back: nothing claimed, tried again next pass
             log.warning("claim held: a compliance check could not be made", extra={"error": str(exc)})
             return 0
 
-    async def _claim(self, limits: dict[str, int], context: dict[str, CallingExecution],
-                     deadlines: dict[str, datetime], zone_gates: dict[str, ZoneGate], now: datetime) -> int:
+    async def _claim(self, wanted: list[Claimant], context: dict[str, CallingExecution],
+                     zone_gates: dict[str, ZoneGate], now: datetime) -> int:
+        budget = await self._budget()
         async with self.engine.begin() as conn:
-            locked = await claims.lock_claimable(conn, list(limits), now)
-            limits = {e: min(n, locked[e].free) for e, n in limits.items() if e in locked}
-            # Under the row locks, before commit: a pause waits for this transaction, then closes
-            # the gate with a newer version, so this open can never outlive it.
-            await self.gates.open({e: locked[e].status_version for e in limits})
-            with metrics.CLAIM_LATENCY.time():
-                claimed = await claims.claim_due(conn, limits, now, self._lease_until(now),
-                                                 {e: list(zone_gates[e].open) for e in limits if e in zone_gates})
-            screened = (await self.screening.screen(claimed, {e: r.organization_id for e, r in context.items()}, now)
-                        if self.screening is not None and claimed else Screened(kept=claimed))
-            await claims.unclaim(conn, screened.deferred, now)
-            await claims.skip_claimed(conn, [a.id for a in screened.listed], blocking.SKIPPED_DNC, now)
-            deltas: dict[str, Counter[str]] = defaultdict(Counter)
-            for attempt in screened.kept:
-                deltas[attempt.execution_id].update({"contacts_pending": -1, "contacts_in_progress": 1})
-            for attempt in screened.listed:
-                deltas[attempt.execution_id].update({"contacts_pending": -1, "contacts_skipped": 1,
-                                                     counters.SKIPPED_DNC: 1})
-            await counters.apply_counter_deltas(conn, deltas, now)
+            admitted = await self.admission.admit(conn, wanted, budget)
+            if not admitted.limits:
+                return 0
+            try:
+                locked = await claims.lock_claimable(conn, list(admitted.limits), now)
+                limits = {e: min(n, locked[e].free) for e, n in admitted.limits.items() if e in locked}
+                # Under the row locks, before commit: a pause waits for this transaction, then closes
+                # the gate with a newer version, so this open can never outlive it.
+                await self.gates.open({e: locked[e].status_version for e in limits})
+                with metrics.CLAIM_LATENCY.time():
+                    claimed = await claims.claim_due(conn, limits, now, self.leases.lease_until(now),
+                                                     {e: list(zone_gates[e].open) for e in limits if e in zone_gates})
+                screened = (await self.screening.screen(claimed, {e: r.organization_id for e, r in context.items()},
+                                                        now)
+                            if self.screening is not None and claimed else Screened(kept=claimed))
+                await claims.unclaim(conn, screened.deferred, now)
+                await claims.skip_claimed(conn, [a.id for a in screened.listed], blocking.SKIPPED_DNC, now)
+                deltas: dict[str, Counter[str]] = defaultdict(Counter)
+                for attempt in screened.kept:
+                    deltas[attempt.execution_id].update({"contacts_pending": -1, "contacts_in_progress": 1})
+                for attempt in screened.listed:
+                    deltas[attempt.execution_id].update({"contacts_pending": -1, "contacts_skipped": 1,
+                                                         counters.SKIPPED_DNC: 1})
+                await counters.apply_counter_deltas(conn, deltas, now)
+            except BaseException:
+                await self.admission.settle(admitted, Counter())  # nothing started: every token back
+                raise
         claimed = screened.kept
+        await self.admission.settle(admitted, Counter(admitted.organizations[a.execution_id] for a in claimed))
         if screened.listed:
             log.info("contacts skipped: on the do-not-call list", extra={"count": len(screened.listed)})
         if claimed:
+            deadlines = {e: self.times.deadline(context[e], now) for e in {a.execution_id for a in claimed}}
             contact_deadlines = {a.id: d for a in claimed
                                  if (g := zone_gates.get(a.execution_id)) and (d := g.deadline(a.zone_key))}
             try:
@@ -248,50 +217,4 @@ class Orchestrator:
         return dispatch_budget(self.batch_size, await self.backlog.undelivered(), self.backlog_limit)
 
     async def sweep_leases(self, now: datetime) -> None:
-        """Attempts in progress past their lease: re-published while their execution may call,
-        given back otherwise (pending, or skipped once it has ended) instead of being dialled."""
-        async with self.engine.begin() as conn:
-            execution_ids = await claims.executions_with_expired_leases(conn, now)
-            if not execution_ids:
-                return
-            locked = await claims.lock_for_sweep(conn, execution_ids)
-            expired = await claims.take_expired(conn, list(locked), now)
-            if not expired:
-                return
-            # Per expired attempt: re-published (its execution may call now) or given back.
-            again: list[Attempt] = []
-            given_back: dict[str, list[int]] = defaultdict(list)
-            moves: dict[str, list[tuple[str, str]]] = defaultdict(list)
-            for attempt in expired:
-                execution = locked[attempt.execution_id]
-                zones = self._zone_gate(execution, now)
-                if self._may_call(execution, now) and (zones is None or zones.deadline(attempt.zone_key)):
-                    again.append(attempt)
-                    continue
-                target = ct.SKIPPED if st.is_terminal(execution.status) else ct.PENDING
-                given_back[target].append(attempt.id)
-                moves[attempt.execution_id].append((ct.IN_PROGRESS, target))
-            redialled = {a.execution_id for a in again}
-            await self.gates.open({e: locked[e].status_version for e in redialled})
-            await claims.extend_leases(conn, [a.id for a in again], self._lease_until(now))
-            for target, ids in given_back.items():
-                await claims.give_back(conn, ids, target, ct.LEASE_RETURNED, now)
-            await counters.apply_counter_deltas(conn, {e: ct.counter_deltas(m) for e, m in moves.items()}, now)
-            await status_changes.mark_drained(conn, moves, now)
-            deadlines = {e: self._deadline(locked[e], now) for e in redialled}
-        if moves:
-            log.info("expired attempts given back: their execution cannot call now",
-                     extra={"count": sum(len(ids) for ids in given_back.values())})
-        if not again:
-            return
-        # Same attempt id in the payload (the dialer de-duplicates by it); a fresh message id
-        # so JetStream's own duplicate window does not swallow the re-publish.
-        suffix = f":lease:{int(now.timestamp())}"
-        log.warning("re-publishing expired attempts", extra={"count": len(again)})
-        try:
-            contact_deadlines = {a.id: d for a in again if (g := self._zone_gate(locked[a.execution_id], now))
-                                 and (d := g.deadline(a.zone_key))}
-            await events.publish(self.js, events.dial_requests(again, locked, deadlines, now, suffix,
-                                                               contact_deadlines=contact_deadlines))
-        except Exception as exc:
-            log.warning("lease re-publish failed", extra={"error": repr(exc)})
+        await self.leases.sweep(now)

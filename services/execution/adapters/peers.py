@@ -21,6 +21,7 @@ from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from outbound.program.v1 import program_pb2, program_pb2_grpc
 from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
 from services.execution.domain.launch import ProgramSnapshot
+from services.execution.domain.organization_limits import OrganizationLimits
 
 # contact ids, phones, countries, time zones ("" where the contact has none)
 ContactColumns = tuple[list[str], list[str], list[str], list[str]]
@@ -103,6 +104,13 @@ class Peers:
         if not answer.HasField("limits"):
             return None
         return ContactLimits(int(answer.limits.max_attempts), int(answer.limits.per_days))
+
+    async def dispatch_limits(self, organization_ids: list[str]) -> dict[str, OrganizationLimits]:
+        """The organizations' effective dispatch limits (defaults applied); unknown ids absent."""
+        answer = await rpc.call(self.accounts.ListDispatchLimits,
+                                account_pb2.ListDispatchLimitsRequest(organization_ids=organization_ids), timeout=2)
+        return {i: OrganizationLimits(int(v.max_concurrent_calls), int(v.max_calls_per_second), int(v.weight))
+                for i, v in answer.limits.items()}
 
     async def available_credits(self, organization_id: str) -> int:
         answer = await rpc.call(self.accounts.GetCredits,

@@ -11,11 +11,15 @@ from services.execution.adapters import node_counters
 from services.execution.adapters.call_gate import CallGates
 from services.execution.adapters.contact_caps import ContactCaps
 from services.execution.adapters.dial_backlog import DialBacklog
+from services.execution.adapters.dial_capacity import DialCapacity
+from services.execution.adapters.org_call_rate import OrgCallRate
+from services.execution.adapters.org_limits import OrgLimits
 from services.execution.adapters.peers import Peers
 from services.execution.auto_pause_counting import AutoPauseCounting
 from services.execution.contact_queries import ContactQueries
 from services.execution.entrypoints import consumers
 from services.execution.entrypoints.grpc import ExecutionServicer
+from services.execution.fair_admission import FairAdmission
 from services.execution.launch import Launch
 from services.execution.lifecycle import Lifecycle
 from services.execution.orchestrator import Orchestrator
@@ -57,7 +61,9 @@ async def main(settings: Settings) -> None:
                                 request_ttl_seconds=settings.dial_request_ttl_seconds,
                                 backlog=DialBacklog(js, settings.env("DIAL_CONSUMER", jetstream.DIAL_CONSUMER)),
                                 backlog_limit=int(settings.env("DISPATCH_BACKLOG_LIMIT", "5000")),
-                                screening=Screening(peers, caps))
+                                screening=Screening(peers, caps),
+                                admission=FairAdmission(DialCapacity(redis), OrgCallRate(redis),
+                                                        OrgLimits(peers.dispatch_limits)))
     results = Results(engine, counting, gates, clock, on_dispatchable=orchestrator.wake)
     runtime.add_background(orchestrator.run)
     runtime.add_background(orchestrator.run_deferred_counting)
