@@ -9,8 +9,12 @@ that between the organizations that want calls by weighted fair share on what th
 the claim's transaction after the dispatch lock (adapters/in_flight.py), so the calls in flight
 it reads stay true until the claims commit, whichever replica dispatches.
 
-Calls-per-second tokens are taken before the allocation (at most what the organization could be
-given) and what was not used — not allocated, or not claimed — goes back to its bucket. Redis
+An execution given more than it has due (its pending contacts wait for a retry delay, or for a
+calling-hours opening) claims less than it was given; what it left is shared again between the
+others in the same transaction (`again`), so capacity never idles behind an execution that
+cannot use it. Calls-per-second tokens are taken before the allocation (at most what the
+organization could be given) and what was not used — not allocated, or not claimed — goes back
+to its bucket. Redis
 out of reach: an organization with a calls-per-second limit claims nothing this pass; unknown
 dialer channels leave the budget alone (the queue's limit and the request deadline still hold).
 """
@@ -29,16 +33,22 @@ from services.execution.adapters.dial_capacity import DialCapacity
 from services.execution.adapters.org_call_rate import OrgCallRate, RateUnavailable
 from services.execution.adapters.org_limits import OrgLimits
 from services.execution.domain.fair_share import Claimant, allocate
-from services.execution.domain.organization_limits import NO_LIMITS, share, tokens_wanted
+from services.execution.domain.organization_limits import NO_LIMITS, OrganizationLimits, share, tokens_wanted
 
 log = logs.get("execution.admission")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Admitted:
-    limits: dict[str, int]  # execution id → contacts it claims now
+    """One pass's grant: its first allocation, and what further rounds share from."""
+
+    limits: dict[str, int]  # execution id → contacts it claims now (first round)
     organizations: dict[str, str] = field(default_factory=dict)  # execution id → organization id
     tokens: dict[str, tuple[int, int]] = field(default_factory=dict)  # organization → (taken, its limit)
+    budget: int = 0  # what the pass may still claim, all rounds
+    holdings: dict[str, int] = field(default_factory=dict)  # organization → in flight, this pass's claims too
+    org_limits: dict[str, OrganizationLimits] = field(default_factory=dict)
+    claimed: Counter[str] = field(default_factory=Counter)  # organization → claimed in earlier rounds
 
 
 class FairAdmission:
@@ -74,7 +84,28 @@ class FairAdmission:
         for execution_id, n in allocation.items():
             given[of[execution_id]] += n
         await self._give_back({o: (granted[o] - given[o], rated[o]) for o in granted if granted[o] > given[o]})
-        return Admitted(allocation, of, {o: (given[o], rated[o]) for o in granted if given[o] > 0})
+        return Admitted(allocation, of, {o: (given[o], rated[o]) for o in granted if given[o] > 0},
+                        budget, {o: holdings.get(o, 0) for o in organizations}, limits)
+
+    def again(self, admitted: Admitted, claimed: Counter[str], wanted: Sequence[Claimant]) -> dict[str, int]:
+        """The next round: `claimed` per organization in the last round, `wanted` the executions
+        that may still claim (their demand and holding updated). Tokens are not taken again: an
+        organization with a calls-per-second limit shares only the tokens it left unused."""
+        admitted.claimed.update(claimed)
+        for organization, n in claimed.items():
+            admitted.holdings[organization] = admitted.holdings.get(organization, 0) + n
+            admitted.budget -= n
+        wanted = [c for c in wanted if c.demand > 0]
+        if admitted.budget <= 0 or not wanted:
+            return {}
+        shares = {}
+        for o in {c.organization_id for c in wanted}:
+            limits = admitted.org_limits.get(o, NO_LIMITS)
+            tokens = (admitted.tokens.get(o, (0, 0))[0] - admitted.claimed[o]
+                      if limits.max_calls_per_second > 0 else None)
+            shares[o] = share(limits, admitted.holdings.get(o, 0), tokens)
+        admitted.organizations.update({c.execution_id: c.organization_id for c in wanted})
+        return allocate(admitted.budget, wanted, shares)
 
     async def settle(self, admitted: Admitted, claimed: Counter[str]) -> None:
         """Tokens taken for contacts the claim did not start (none due, screened out) go back;

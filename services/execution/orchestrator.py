@@ -12,17 +12,18 @@ import asyncio
 import contextlib
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import datetime
 
 from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kernel import logs, metrics
 from kernel.clock import Clock
 from kernel.loops import every, finish_current
 from services.execution.adapters import claims, contacts, counters, events, executions, status_changes
 from services.execution.adapters.call_gate import CallGates
-from services.execution.adapters.claims import CallingExecution
+from services.execution.adapters.claims import Attempt, CallingExecution, Claimable
 from services.execution.adapters.dial_backlog import DialBacklog
 from services.execution.adapters.node_counters import CountersUnavailable
 from services.execution.auto_pause_counting import AutoPauseCounting
@@ -32,7 +33,7 @@ from services.execution.domain import status as st
 from services.execution.domain.admission import dispatch_budget
 from services.execution.domain.calling_hours_gate import ZoneGate
 from services.execution.domain.fair_share import Claimant
-from services.execution.fair_admission import FairAdmission
+from services.execution.fair_admission import Admitted, FairAdmission
 from services.execution.lease_sweep import LeaseSweep
 from services.execution.outbox import Outbox
 from services.execution.screening import Screened, Screening, ScreeningUnavailable
@@ -40,6 +41,7 @@ from services.execution.screening import Screened, Screening, ScreeningUnavailab
 log = logs.get("execution.orchestrator")
 
 DEFERRED_COUNTING_SECONDS = 0.5
+CLAIM_ROUNDS = 3  # of one pass: capacity an execution could not use goes to the others
 
 
 class Orchestrator:
@@ -164,14 +166,7 @@ class Orchestrator:
             if not admitted.limits:
                 return 0
             try:
-                locked = await claims.lock_claimable(conn, list(admitted.limits), now)
-                limits = {e: min(n, locked[e].free) for e, n in admitted.limits.items() if e in locked}
-                # Under the row locks, before commit: a pause waits for this transaction, then closes
-                # the gate with a newer version, so this open can never outlive it.
-                await self.gates.open({e: locked[e].status_version for e in limits})
-                with metrics.CLAIM_LATENCY.time():
-                    claimed = await claims.claim_due(conn, limits, now, self.leases.lease_until(now),
-                                                     {e: list(zone_gates[e].open) for e in limits if e in zone_gates})
+                claimed = await self._claim_rounds(conn, admitted, wanted, zone_gates, now)
                 screened = (await self.screening.screen(claimed, {e: r.organization_id for e, r in context.items()},
                                                         now)
                             if self.screening is not None and claimed else Screened(kept=claimed))
@@ -201,6 +196,43 @@ class Orchestrator:
             except Exception as exc:  # the lease sweeper re-publishes what did not get out
                 log.warning("dial requests not all published", extra={"error": repr(exc), "count": len(claimed)})
         return len(claimed)
+
+    async def _claim_rounds(self, conn: AsyncConnection, admitted: Admitted, wanted: list[Claimant],
+                            zone_gates: dict[str, ZoneGate], now: datetime) -> list[Attempt]:
+        """Claims what was admitted; what an execution could not use (fewer contacts due than it
+        was given) is shared again between the others, for a few rounds at most."""
+        allocation = admitted.limits
+        locked: dict[str, Claimable] = {}
+        out: set[str] = set()  # came short (nothing more due) or could not be locked
+        claimed: list[Attempt] = []
+        for _ in range(CLAIM_ROUNDS):
+            new = [e for e in allocation if e not in locked]
+            fresh = await claims.lock_claimable(conn, new, now)
+            locked.update(fresh)
+            out.update(e for e in new if e not in fresh)
+            limits = {e: min(n, locked[e].free) for e, n in allocation.items() if e in locked}
+            # Under the row locks, before commit: a pause waits for this transaction, then closes
+            # the gate with a newer version, so this open can never outlive it.
+            await self.gates.open({e: fresh[e].status_version for e in limits if e in fresh})
+            with metrics.CLAIM_LATENCY.time():
+                got = await claims.claim_due(conn, limits, now, self.leases.lease_until(now),
+                                             {e: list(zone_gates[e].open) for e in limits if e in zone_gates})
+            claimed += got
+            per_execution = Counter(a.execution_id for a in got)
+            short = {e for e, n in limits.items() if per_execution[e] < n}
+            if not short or len(claimed) >= admitted.budget:
+                break
+            out |= short
+            for e, n in per_execution.items():
+                locked[e] = Claimable(locked[e].free - n, locked[e].status_version)
+            wanted = [replace(c, demand=c.demand - per_execution[c.execution_id],
+                              holding=c.holding + per_execution[c.execution_id])
+                      for c in wanted if c.execution_id not in out]
+            allocation = self.admission.again(
+                admitted, Counter(admitted.organizations[a.execution_id] for a in got), wanted)
+            if not allocation:
+                break
+        return claimed
 
     async def _defer_closed(self, zone_gates: dict[str, ZoneGate], now: datetime) -> None:
         """Due contacts of closed zone keys wait for their openings (execution rows locked first)."""
