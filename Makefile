@@ -62,5 +62,12 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.run
 
+# Answering-machine detection: makes the labelled set under .run/amd-set (never committed), then
+# prints the detector's confusion matrix and decision times (bench/README.md, "AMD evaluation").
+.PHONY: amd-eval
+amd-eval: $(STAMP)
+	$(BIN)/python -m bench.amd.make_set --out .run/amd-set
+	$(BIN)/python -m bench.amd.evaluate --set .run/amd-set
+
 clean:
 	rm -rf gen $(VENV) .pytest_cache
