@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from outbound.program.v1 import program_pb2 as pb
 
+AnsweringMachineMessage = pb.AnsweringMachine
 AutoPauseRuleMessage = pb.AutoPauseRule
 AutoPauseRulesMessage = pb.AutoPauseRules
 CallingHoursMessage = pb.CallingHours
@@ -25,5 +26,5 @@ __all__ = [
     "AutoPauseRuleMessage", "AutoPauseRulesMessage", "PauseWindowAdvancedItemMessage", "PauseWindowItemMessage",
     "PauseWindowsMessage", "RetryStrategyMessage", "TimeOfDayMessage", "TriggerConditionMessage",
     "TriggerOffsetMessage",
-    "CallingHoursMessage", "CallingWindowsMessage", "RetryOutcomesMessage",
+    "CallingHoursMessage", "CallingWindowsMessage", "RetryOutcomesMessage", "AnsweringMachineMessage",
 ]

@@ -14,6 +14,11 @@ from outbound.execution.v1 import execution_pb2
 router = APIRouter(tags=["executions"])
 
 
+class AmdResponse(ApiResponse):
+    result: str  # human | machine | unknown
+    decision_ms: int  # how long detection listened before deciding
+
+
 class CallResponse(ApiResponse):
     id: str
     contact_id: str
@@ -28,6 +33,7 @@ class CallResponse(ApiResponse):
     node_ids: list[str]
     sip_code: int | None  # the far end's final SIP status; None when unknown (simulated carrier)
     q850_cause: int | None  # Q.850 cause from the far end's Reason header; None when unknown
+    amd: AmdResponse | None = None  # answering-machine detection; None when none ran
 
 
 def _none(value: str) -> str | None:
@@ -40,7 +46,8 @@ async def list_execution_calls(execution_id: str, response: Response, limit: Lim
                                org: str = Depends(organization_id),
                                stubs: Clients = Depends(clients)) -> list[CallResponse]:
     """Finished calls of the execution in the order they were placed; `nodeIds` are the flow
-    nodes run in the call. The next page's cursor is in the `X-Next-Cursor` header."""
+    nodes run in the call; `amd` what answering-machine detection decided (null when none ran).
+    The next page's cursor is in the `X-Next-Cursor` header."""
     # The execution must exist for this organization (ExecutionNotFoundError otherwise).
     await call(stubs.execution.GetExecution, execution_pb2.GetExecutionRequest(
         organization_id=org, execution_id=execution_id))
@@ -52,6 +59,7 @@ async def list_execution_calls(execution_id: str, response: Response, limit: Lim
                      did_number=_none(c.did_number), outcome=c.outcome, started_at=_none(c.started_at),
                      answered_at=_none(c.answered_at), ended_at=_none(c.ended_at), talk_seconds=c.talk_seconds,
                      node_ids=list(c.node_ids), sip_code=c.sip_code if c.HasField("sip_code") else None,
-                     q850_cause=c.q850_cause if c.HasField("q850_cause") else None)
+                     q850_cause=c.q850_cause if c.HasField("q850_cause") else None,
+                     amd=AmdResponse(result=c.amd.result, decision_ms=c.amd.decision_ms) if c.HasField("amd") else None)
         for c in answer.calls
     ]

@@ -24,6 +24,10 @@ from outbound.program.v1 import program_pb2 as pb
 
 TIMEZONE_DOC = "IANA time zone name (e.g. 'Europe/Paris'); weekly pause windows are read in it. Default 'UTC'."
 MAX_CALLS_DOC = "Most calls of this program in flight at once, 1-1000. Default 10."
+ANSWERING_MACHINE_DOC = ("Answering-machine handling: with detect true a call answered by a machine ends at once "
+                         "(onMachine hangup) or is left the message starting at messageNodeId (leave_message, a "
+                         "chain of say nodes ending in a hangup); outcome voicemail. countAsReached (leave_message "
+                         "only): a message left completes the contact. null: no detection.")
 RETRY_ON_DOC = ("Outcomes retried: a non-empty subset of busy, no_answer, failed, voicemail, no duplicates. "
                 "Default: all four. Another outcome ends the contact as failed; invalid_number is never retried.")
 
@@ -73,6 +77,13 @@ class TriggerConditionIn(ApiModel):
     offset: TriggerOffsetIn
 
 
+class AnsweringMachineIn(ApiModel):
+    detect: bool = Field(description="Listen for a machine when a call is answered")
+    on_machine: Literal["hangup", "leave_message"] | None = Field(None, description="Required when detect is true")
+    message_node_id: str | None = Field(None, description="leave_message only: the first say node of the message")
+    count_as_reached: bool = Field(False, description="leave_message only: a message left completes the contact")
+
+
 class CreateProgramRequest(ApiModel):
     name: str = Field(description="1-200 characters")
     mode: Literal["batch", "live"] = "batch"
@@ -88,11 +99,13 @@ class CreateProgramRequest(ApiModel):
     timezone: str | None = Field(None, description=TIMEZONE_DOC)
     max_concurrent_calls: Int32 | None = Field(None, description=MAX_CALLS_DOC)
     calling_hours: CallingHoursIn | None = Field(None, description=CALLING_HOURS_DOC)
+    answering_machine: AnsweringMachineIn | None = Field(None, description=ANSWERING_MACHINE_DOC)
 
 
 class UpdateProgramRequest(ApiModel):
-    """Only the fields sent change. `stopAt`, `pauseWindows`, `autoPauseRules`, `callingHours` accept null (clears);
-    `timezone` and `maxConcurrentCalls` null restores the default. `mode` cannot be changed."""
+    """Only the fields sent change. `stopAt`, `pauseWindows`, `autoPauseRules`, `callingHours`,
+    `answeringMachine` accept null (clears); `timezone` and `maxConcurrentCalls` null restores the
+    default. `mode` cannot be changed."""
 
     name: str | None = None
     audience_id: str | None = None
@@ -107,6 +120,7 @@ class UpdateProgramRequest(ApiModel):
     timezone: str | None = Field(None, description=TIMEZONE_DOC)
     max_concurrent_calls: Int32 | None = Field(None, description=MAX_CALLS_DOC)
     calling_hours: CallingHoursIn | None = Field(None, description=CALLING_HOURS_DOC)
+    answering_machine: AnsweringMachineIn | None = Field(None, description=ANSWERING_MACHINE_DOC)
 
 
 # ---------------------------------------------------------------- response models
@@ -166,6 +180,13 @@ class DidPoolItemOut(ApiResponse):
     country: str = Field(description="ISO 3166 alpha-2")
 
 
+class AnsweringMachineOut(ApiResponse):
+    detect: bool
+    on_machine: Literal["hangup", "leave_message"] | None
+    message_node_id: str | None
+    count_as_reached: bool
+
+
 class ProgramResponse(ApiResponse):
     id: str
     name: str
@@ -184,6 +205,7 @@ class ProgramResponse(ApiResponse):
     timezone: str = Field(description=TIMEZONE_DOC)
     max_concurrent_calls: int = Field(description=MAX_CALLS_DOC)
     calling_hours: CallingHoursOut | None = Field(description=CALLING_HOURS_DOC)
+    answering_machine: AnsweringMachineOut | None = Field(description=ANSWERING_MACHINE_DOC)
     created_at: str
     updated_at: str
 
@@ -217,8 +239,18 @@ def program_json(p: pb.Program) -> dict[str, Any]:
         "didPool": [{"id": d.id, "number": d.number, "country": d.country} for d in p.did_pool],
         "retryStrategy": retry, "pauseWindows": windows, "autoPauseRules": auto_pause_rules_json(p),
         "timezone": p.timezone, "maxConcurrentCalls": p.max_concurrent_calls,
-        "callingHours": calling_hours_json(p), "createdAt": p.created_at, "updatedAt": p.updated_at,
+        "callingHours": calling_hours_json(p), "answeringMachine": answering_machine_json(p),
+        "createdAt": p.created_at, "updatedAt": p.updated_at,
     }
+
+
+def answering_machine_json(p: pb.Program) -> dict[str, Any] | None:
+    """A program's answeringMachine as answered: null when unset, every field otherwise."""
+    if not p.HasField("answering_machine"):
+        return None
+    am = p.answering_machine
+    return {"detect": am.detect, "onMachine": am.on_machine or None, "messageNodeId": am.message_node_id or None,
+            "countAsReached": am.count_as_reached}
 
 
 def program_input(data: dict[str, Any]) -> pb.ProgramInput:

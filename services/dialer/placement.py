@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from campaign_rules import answering_machine
+from campaign_rules.answering_machine import AnsweringMachine
 from campaign_rules.limits import CREDITS_PER_CALL
 from kernel import errors, ids, logs, metrics
 from kernel.clock import get_clock
@@ -30,7 +32,7 @@ from services.dialer.adapters.did_slots import DidSlots, GateClosed, GateUnreada
 from services.dialer.adapters.flow_repository import FlowRepository
 from services.dialer.adapters.peers import Accounts
 from services.dialer.adapters.publisher import ResultPublisher
-from services.dialer.domain import attempts, optout
+from services.dialer.domain import attempts, optout, voicemail
 from services.dialer.domain.attempts import CallRecord, NewAttempt, Verdict
 from services.dialer.domain.billing import reservation_id
 from services.dialer.domain.did_choice import DidInfo, preferred_group
@@ -125,7 +127,9 @@ class Placement:
             # The call happened (or was lost mid-call): its result may not have reached anyone.
             await self._settlement.settle(record)
             await self._publisher.publish(record, answering=stream_seq if claim.kind == Verdict.FINISHED else None,
-                                          opted_out=await self._opted_out(req, record))
+                                          opted_out=await self._opted_out(req, record),
+                                          reached=voicemail.reached(_answering_machine(req), record.outcome,
+                                                                    record.amd, record.node_ids))
             return ACK
         if claim.kind == Verdict.REJECTED:
             await self._publisher.publish(record)
@@ -233,9 +237,11 @@ class Placement:
                               did_number=did.number, reservation_id=reservation, settled=False,
                               started_at=started, ended_at=None)
             try:
+                setting = _answering_machine(req)
                 outcome = await self._call(CallRequest(
                     attempt.attempt_id, attempt.phone, attempt.attempt, did.number, flow,
-                    may_start=lambda: self._why_not_now(attempt.execution_id, deadline)), started)
+                    may_start=lambda: self._why_not_now(attempt.execution_id, deadline),
+                    answering_machine=setting), started)
             except CallNotPlaced as exc:  # the carrier waited, and the call may no longer start
                 with contextlib.suppress(errors.DomainError):
                     await self._accounts.settle(reservation, 0)
@@ -247,7 +253,9 @@ class Placement:
                 return ACK
             # The result first: the execution waits for it, not for the charge (a settlement that
             # fails or is cut short is finished by the sweeper from the record).
-            await self._publisher.publish(finished, opted_out=optout.opted_out(flow, finished.node_ids))
+            await self._publisher.publish(finished, opted_out=optout.opted_out(flow, finished.node_ids),
+                                          reached=voicemail.reached(setting, finished.outcome, finished.amd,
+                                                                    finished.node_ids))
             await self._settlement.settle(finished)
             return ACK
         finally:
@@ -274,7 +282,7 @@ class Placement:
                 return await self._calls.finish(attempt_id, self._owner, outcome.outcome, outcome.started_at,
                                                 outcome.answered_at, outcome.ended_at, outcome.talk_seconds,
                                                 outcome.node_ids, placing=placing, sip_code=outcome.sip_code,
-                                                q850_cause=outcome.q850_cause)
+                                                q850_cause=outcome.q850_cause, amd=outcome.amd)
             except Exception:
                 if attempt == 4:
                     raise
@@ -292,6 +300,19 @@ class Placement:
         except Exception:
             log.exception("carrier failure", extra={"attempt_id": call.attempt_id})
         return CallOutcome("failed", started, None, get_clock().now(), 0, [])
+
+
+def _answering_machine(req: execution_events.DialRequested) -> AnsweringMachine | None:
+    """The request's answering-machine handling; None when it has none (or one that does not parse,
+    which the program never lets through: the call then runs without detection)."""
+    if not req.HasField("answering_machine"):
+        return None
+    try:
+        return answering_machine.from_proto(req.answering_machine)
+    except errors.ValidationError as exc:
+        log.warning("dial request with an unreadable answeringMachine; no detection",
+                    extra={"attempt_id": req.attempt_id, "error": str(exc)})
+        return None
 
 
 def _past(deadline: datetime | None) -> bool:

@@ -57,7 +57,8 @@ class Launch:
             total_contacts=0, contacts_completed=0, contacts_failed=0, contacts_pending=0,
             contacts_in_progress=0, contacts_skipped=0, scheduled_start_at=start.start_at,
             scheduled_stop_at=program.stop_at, actual_start_at=start.started_at, actual_end_at=None,
-            created_at=now, updated_at=now, calling_hours=program.calling_hours)
+            created_at=now, updated_at=now, calling_hours=program.calling_hours,
+            answering_machine=program.answering_machine)
         live = program.live
         try:
             async with self.engine.begin() as conn:

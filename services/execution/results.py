@@ -36,6 +36,7 @@ class CallResult:
     outcome: str
     reason: str
     node_ids: tuple[str, ...]  # the flow nodes the call ran (counted for auto-pause)
+    reached: bool = False  # a voicemail whose message counts as reaching the contact
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ class Results:
                     decision = ct.given_back(attempt, execution.status, now)
                 else:
                     outcome = outcome if outcome in ct.CALL_OUTCOMES else "failed"
-                    decision = ct.after_call(outcome, attempt, execution.retry_strategy, execution.status, now)
+                    decision = ct.after_call(outcome, attempt, execution.retry_strategy, execution.status, now,
+                                             result.reached)
                 read = updates.get(contact.id) or ContactUpdate(
                     contact.id, contact.attempt, state, contact.last_outcome, state, 0, None, "")
                 updates[contact.id] = replace(read, state=decision.state, attempt=decision.attempt,

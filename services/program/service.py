@@ -16,12 +16,17 @@ from services.program.domain import status
 from services.program.domain.errors import ProgramNotFoundError
 from services.program.domain.model import DidItem, Program, ProgramDraft, ProgramSpec, ProgramView
 from services.program.domain.patch import apply_patch, draft_of
-from services.program.domain.validation import check_program, check_rule_nodes, check_trigger_attribute
+from services.program.domain.validation import (
+    check_message_node,
+    check_program,
+    check_rule_nodes,
+    check_trigger_attribute,
+)
 
 log = logs.get("program.service")
 
 ALL_FIELDS = frozenset({"name", "audienceId", "flowId", "startAt", "stopAt", "didPool", "retryStrategy",
-                        "pauseWindows", "autoPauseRules", "triggerCondition"})
+                        "pauseWindows", "autoPauseRules", "triggerCondition", "answeringMachine"})
 
 
 class Events(Protocol):
@@ -42,9 +47,10 @@ class ProgramService:
         the pool was checked. Unchanged references are not re-checked on PATCH, so a DID
         deactivated since creation does not block renaming a program (launch checks again)."""
         changed = set(changed)
-        if changed & {"flowId", "autoPauseRules"}:
-            node_ids = await self._peers.flow_node_ids(organization_id, spec.flow_id)
-            check_rule_nodes(spec.auto_pause_rules, node_ids)
+        if changed & {"flowId", "autoPauseRules", "answeringMachine"}:
+            nodes = await self._peers.flow_nodes(organization_id, spec.flow_id)
+            check_rule_nodes(spec.auto_pause_rules, nodes)
+            check_message_node(spec.answering_machine, nodes)
         if "audienceId" in changed and spec.audience_id:
             await self._peers.check_audience(organization_id, spec.audience_id)
         if "triggerCondition" in changed and spec.trigger_condition is not None:

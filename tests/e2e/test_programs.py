@@ -23,7 +23,7 @@ _numbers = itertools.count(random.randrange(10_000_000, 90_000_000, 1000))
 ISO_MS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 PROGRAM_KEYS = {"id", "name", "mode", "organizationId", "audienceId", "flowId", "status", "triggerCondition",
                 "startAt", "stopAt", "didPool", "retryStrategy", "pauseWindows", "autoPauseRules", "createdAt",
-                "updatedAt", "timezone", "maxConcurrentCalls", "callingHours"}
+                "updatedAt", "timezone", "maxConcurrentCalls", "callingHours", "answeringMachine"}
 LUNCH = {"monday": [{"startAt": {"hour": 12, "minute": 0}, "endAt": {"hour": 14, "minute": 0}}]}
 
 

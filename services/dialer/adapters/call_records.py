@@ -13,12 +13,13 @@ from typing import Any
 
 from services.dialer.domain import attempts
 from services.dialer.domain.attempts import CallRecord
+from services.dialer.domain.voicemail import AmdResult
 
 COLUMNS = """id::text, attempt_id, execution_id::text, organization_id::text, contact_id, phone, attempt,
     state, owner, did_id::text, did_number, reservation_id, settled, outcome, reason, rejections,
     rejected_stream_seq, started_at, answered_at, ended_at, talk_seconds, node_ids, created_at, sip_code,
-    q850_cause"""
-WIDTH = 25  # the number of COLUMNS
+    q850_cause, amd_result, amd_decision_ms, amd_features"""
+WIDTH = 28  # the number of COLUMNS
 
 
 def qualified(alias: str) -> str:
@@ -28,7 +29,24 @@ def qualified(alias: str) -> str:
 
 def record(r: Sequence[Any]) -> CallRecord:
     node_ids = r[21] if isinstance(r[21], list) else json.loads(r[21] or "[]")
-    return CallRecord(*r[:21], node_ids=node_ids, created_at=r[22], sip_code=r[23], q850_cause=r[24])
+    return CallRecord(*r[:21], node_ids=node_ids, created_at=r[22], sip_code=r[23], q850_cause=r[24],
+                      amd=amd(r[25], r[26], r[27]))
+
+
+def amd(result: str | None, decision_ms: int | None, features: Any) -> AmdResult | None:
+    """The amd_* columns as the record's detection; None when none ran."""
+    if result is None:
+        return None
+    if isinstance(features, str):
+        features = json.loads(features)
+    return AmdResult(result, int(decision_ms or 0), dict(features or {}))
+
+
+def amd_columns(value: AmdResult | None) -> tuple[str | None, int | None, str | None]:
+    """(amd_result, amd_decision_ms, amd_features as JSON text) of a record's detection."""
+    if value is None:
+        return None, None, None
+    return value.result, value.decision_ms, json.dumps(dict(value.features))
 
 
 def literal(value: str) -> str:

@@ -21,6 +21,7 @@ from services.dialer.adapters.batching import Coalescer
 from services.dialer.adapters.call_records import (
     COLUMNS,
     DECLARE_LOST,
+    amd_columns,
     literal,
     may_become,
     qualified,
@@ -29,6 +30,7 @@ from services.dialer.adapters.call_records import (
 )
 from services.dialer.domain import attempts
 from services.dialer.domain.attempts import CallRecord
+from services.dialer.domain.voicemail import AmdResult
 
 _FINISHED = state_in([attempts.FINISHED])
 
@@ -95,8 +97,9 @@ class CallResults:
     async def finish(self, attempt_id: str, owner: str, outcome: str, started_at: datetime,
                      answered_at: datetime | None, ended_at: datetime, talk_seconds: int,
                      node_ids: list[str], placing: CallRecord | None = None, sip_code: int | None = None,
-                     q850_cause: int | None = None) -> CallRecord | None:
-        """Store the call's end; None when this dialer no longer owns the attempt.
+                     q850_cause: int | None = None, amd: AmdResult | None = None) -> CallRecord | None:
+        """Store the call's end (with what answering-machine detection decided, `amd`, when it
+        ran); None when this dialer no longer owns the attempt.
 
         A call declared unknown while this dialer was stalled still gets its real result
         (reason late_result): the record then says what really happened.
@@ -105,7 +108,7 @@ class CallResults:
         the row until it finishes, so the finished record is that plus the call's end, without
         reading the row back."""
         return await self._finishes((attempt_id, owner, outcome, started_at, answered_at, ended_at, talk_seconds,
-                                     json.dumps(node_ids), placing, sip_code, q850_cause))
+                                     json.dumps(node_ids), placing, sip_code, q850_cause, amd))
 
     async def _finish_many(self, items: list[tuple[Any, ...]]) -> list[CallRecord | None]:
         answers: dict[str, CallRecord] = {}
@@ -115,31 +118,38 @@ class CallResults:
                 if not group:
                     continue
                 returning = "c.attempt_id, c.reason" if known else qualified("c")
+                amds = [amd_columns(i[11]) for i in group]
                 rows = (await conn.execute(text(f"""
                     UPDATE call_records c SET state = {literal(attempts.FINISHED)}, outcome = f.outcome,
                         started_at = f.started, answered_at = f.answered, ended_at = f.ended, talk_seconds = f.talk,
-                        node_ids = CAST(f.nodes AS jsonb), sip_code = f.sip, q850_cause = f.q850, updated_at = now(),
+                        node_ids = CAST(f.nodes AS jsonb), sip_code = f.sip, q850_cause = f.q850,
+                        amd_result = f.amd, amd_decision_ms = f.amd_ms, amd_features = CAST(f.amd_features AS jsonb),
+                        updated_at = now(),
                         reason = CASE WHEN {state_in([attempts.FINISHED], "c")} THEN {literal(attempts.LATE_RESULT)} END
                     FROM unnest(CAST(:aids AS text[]), CAST(:owners AS text[]), CAST(:outcomes AS text[]),
                                 CAST(:started AS timestamptz[]), CAST(:answered AS timestamptz[]),
                                 CAST(:ended AS timestamptz[]), CAST(:talks AS int[]), CAST(:nodes AS text[]),
-                                CAST(:sips AS int[]), CAST(:q850s AS int[]))
-                         AS f(aid, own, outcome, started, answered, ended, talk, nodes, sip, q850)
+                                CAST(:sips AS int[]), CAST(:q850s AS int[]), CAST(:amds AS text[]),
+                                CAST(:amd_ms AS int[]), CAST(:amd_features AS text[]))
+                         AS f(aid, own, outcome, started, answered, ended, talk, nodes, sip, q850, amd, amd_ms,
+                              amd_features)
                     WHERE c.attempt_id = f.aid AND c.owner = f.own AND {may_become(attempts.FINISHED, "c")}
                     RETURNING {returning}"""), {
                     "aids": [i[0] for i in group], "owners": [i[1] for i in group],
                     "outcomes": [i[2] for i in group], "started": [i[3] for i in group],
                     "answered": [i[4] for i in group], "ended": [i[5] for i in group],
                     "talks": [i[6] for i in group], "nodes": [i[7] for i in group],
-                    "sips": [i[9] for i in group], "q850s": [i[10] for i in group]})).all()
+                    "sips": [i[9] for i in group], "q850s": [i[10] for i in group],
+                    "amds": [c[0] for c in amds], "amd_ms": [c[1] for c in amds],
+                    "amd_features": [c[2] for c in amds]})).all()
                 if known:
                     done = {r[0]: r[1] for r in rows}
-                    for aid, _, outcome, started, answered, ended, talk, nodes, placing, sip, q850 in group:
+                    for aid, _, outcome, started, answered, ended, talk, nodes, placing, sip, q850, amd in group:
                         if aid in done:
                             answers[aid] = replace(placing, state=attempts.FINISHED, outcome=outcome,
                                                    started_at=started, answered_at=answered, ended_at=ended,
                                                    talk_seconds=talk, node_ids=json.loads(nodes), reason=done[aid],
-                                                   sip_code=sip, q850_cause=q850)
+                                                   sip_code=sip, q850_cause=q850, amd=amd)
                 else:
                     answers.update((r.attempt_id, r) for r in map(record, rows))
         return [answers.get(i[0]) for i in items]

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from campaign_rules.answering_machine import AnsweringMachine, NodeStep, message_chain
 from kernel.clock import Clock, get_clock
 from kernel.settings import Settings
+from services.dialer.domain import voicemail
 from services.dialer.domain.flows import Flow, walk_flow
-from services.dialer.domain.sim_rules import SimRules, parse_rules
+from services.dialer.domain.sim_rules import CallPlan, SimRules, parse_rules
 from services.dialer.domain.trunks import (
     TrunkConfigError,
     parse_public_addr,
@@ -24,6 +26,7 @@ from services.dialer.domain.trunks import (
     parse_rtp_ports,
     parse_sip_bind,
 )
+from services.dialer.domain.voicemail import AmdResult, Handling
 
 DEFAULT_SIP_MAX_CALLS = 200
 MAX_SIP_MAX_CALLS = 4000
@@ -40,6 +43,8 @@ class CallRequest:
     # A carrier that waits before the call starts (trunk room, a free line) asks this right
     # before the INVITE: the reason the call may no longer start (pause, deadline), or "".
     may_start: Callable[[], Awaitable[str]] | None = field(default=None, compare=False)
+    # The program's answering-machine handling (domain.voicemail); None: no detection.
+    answering_machine: AnsweringMachine | None = None
 
 
 class CallNotPlaced(Exception):
@@ -61,6 +66,7 @@ class CallOutcome:
     # The far end's final SIP status and the Q.850 cause of its Reason header; None when unknown.
     sip_code: int | None = None
     q850_cause: int | None = None
+    amd: AmdResult | None = None  # what answering-machine detection decided; None when none ran
 
 
 class Carrier(ABC):
@@ -83,7 +89,10 @@ class Carrier(ABC):
 
 
 class SimCarrier(Carrier):
-    """Rings and talks for the rule's virtual seconds on the shared clock."""
+    """Rings and talks for the rule's virtual seconds on the shared clock. With detection asked
+    for, it decides at once who answered (the rule's `answeredBy`) and says so after the rule's
+    `amdDecisionSeconds`; a machine then hangs up (voicemail at the decision) or is left the
+    message (voicemail, its say chain for the rule's `talkSeconds`)."""
 
     def __init__(self, rules: SimRules, clock: Clock | None = None):
         self.rules = rules
@@ -97,11 +106,32 @@ class SimCarrier(Carrier):
         rang_until = started + timedelta(seconds=plan.ring_seconds)
         if not plan.answered:
             return CallOutcome(plan.outcome, started, None, rang_until, 0, [])
-        node_ids = walk_flow(call.flow, plan.digits) if call.flow is not None else []
-        await self.clock.sleep(plan.talk_seconds)
-        talk = int(round(plan.talk_seconds))
-        return CallOutcome(plan.outcome, started, rang_until, rang_until + timedelta(seconds=plan.talk_seconds),
-                           talk, node_ids)
+        amd = _detected(plan) if voicemail.listens(call.answering_machine) else None
+        what = voicemail.handling(call.answering_machine, amd.result if amd is not None else None)
+        if what == Handling.FLOW:
+            node_ids = walk_flow(call.flow, plan.digits) if call.flow is not None else []
+            await self.clock.sleep(plan.talk_seconds)
+            return CallOutcome(plan.outcome, started, rang_until, rang_until + timedelta(seconds=plan.talk_seconds),
+                               int(round(plan.talk_seconds)), node_ids, amd=amd)
+        # A machine: the line was up for the decision, and the message when one is left.
+        up = plan.amd_decision_seconds
+        node_ids = []
+        if what == Handling.LEAVE_MESSAGE and call.flow is not None and call.answering_machine is not None:
+            node_ids = list(_message(call.flow, call.answering_machine.message_node_id or ""))
+            up += plan.talk_seconds
+        await self.clock.sleep(up)
+        return CallOutcome(voicemail.VOICEMAIL, started, rang_until, rang_until + timedelta(seconds=up),
+                           int(round(up)), node_ids, amd=amd)
+
+
+def _detected(plan: CallPlan) -> AmdResult:
+    """The simulated detection: right, after the rule's decision time."""
+    return AmdResult(plan.answered_by, int(round(plan.amd_decision_seconds * 1000)), {"simulated": True})
+
+
+def _message(flow: Flow, node_id: str) -> tuple[str, ...]:
+    """The message's node ids (the program checked the chain; a flow that is not one plays nothing)."""
+    return message_chain(node_id, {n.id: NodeStep(n.type, n.next) for n in flow.nodes}) or ()
 
 
 def load_sim_rules(path: str | None) -> SimRules:

@@ -16,9 +16,10 @@ REJECTED = "call.rejected"
 NOT_PLACED = "call.not_placed"
 
 
-def to_result(record: CallRecord, opted_out: bool = False) -> events_pb2.CallResult:
-    """The record as an event; `opted_out` (domain.optout) needs the call's flow, which the record
-    does not hold, so the caller tells it."""
+def to_result(record: CallRecord, opted_out: bool = False, reached: bool = False) -> events_pb2.CallResult:
+    """The record as an event; `opted_out` (domain.optout) needs the call's flow and `reached`
+    (domain.voicemail) the request's answering-machine handling, which the record does not hold,
+    so the caller tells them."""
     return events_pb2.CallResult(
         attempt_id=record.attempt_id, execution_id=record.execution_id,
         organization_id=record.organization_id, contact_id=record.contact_id, attempt=record.attempt,
@@ -27,7 +28,7 @@ def to_result(record: CallRecord, opted_out: bool = False) -> events_pb2.CallRes
         started_at=iso(record.started_at), answered_at=iso(record.answered_at), ended_at=iso(record.ended_at),
         talk_seconds=record.talk_seconds, node_ids=list(record.node_ids),
         sip_code=record.sip_code, q850_cause=record.q850_cause,  # None leaves the field absent
-        phone=record.phone, opted_out=opted_out,
+        phone=record.phone, opted_out=opted_out, reached=reached,
     )
 
 
@@ -59,9 +60,10 @@ class ResultPublisher:
         self.js = js
         self._batches = Coalescer(self._publish_batch)
 
-    async def publish(self, record: CallRecord, answering: int | None = None, *, opted_out: bool = False) -> None:
+    async def publish(self, record: CallRecord, answering: int | None = None, *, opted_out: bool = False,
+                      reached: bool = False) -> None:
         subject, msg_id = message_id(record, answering)
-        await self._batches((subject, to_result(record, opted_out).SerializeToString(), msg_id))
+        await self._batches((subject, to_result(record, opted_out, reached).SerializeToString(), msg_id))
 
     async def _publish_batch(self, items: list[tuple[str, bytes, str]]) -> list[Exception | None]:
         return await jetstream.publish_each(self.js, items)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from services.dialer.domain.voicemail import AmdResult
+
 # States of a call record.
 CLAIMED = "claimed"
 PLACING = "placing"
@@ -109,6 +111,8 @@ class CallRecord:
     # The far end's final SIP status and Q.850 cause; None when the carrier does not say (sim).
     sip_code: int | None = None
     q850_cause: int | None = None
+    # What answering-machine detection decided; None when none ran.
+    amd: AmdResult | None = None
 
 
 class Verdict(StrEnum):

@@ -1,10 +1,15 @@
-"""Rules of the simulated carrier: which outcome, ring, talk and key presses a number gets.
+"""Rules of the simulated carrier: which outcome, ring, talk and key presses a number gets, and
+who answers.
 
 {"default": {"outcomes": ["answered"], "ringSeconds": 5, "talkSeconds": 30, "digits": []},
- "rules": [{"match": "^\\+2126", "outcomes": ["busy", "answered"], ...}]}
+ "rules": [{"match": "^\\+2126", "outcomes": ["busy", "answered"], ...},
+           {"match": "^\\+2127", "answeredBy": "machine", "amdDecisionSeconds": 2.5}]}
 
 The first rule whose `match` regex is found in the number wins; fields a rule omits come
-from the default. Attempt n (1-based) gets outcomes[min(n, len) - 1].
+from the default. Attempt n (1-based) gets outcomes[min(n, len) - 1]. `answeredBy` says who picks
+up an answered call, `human` (the default) or `machine`; a list is read per attempt like
+`outcomes`. `amdDecisionSeconds` (default 2) is how long answering-machine detection listens
+before deciding, when the program asks for detection.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any
 
 OUTCOMES = ("answered", "no_answer", "busy", "failed", "voicemail", "invalid_number")
 ANSWERED = "answered"
+HUMAN = "human"
+MACHINE = "machine"
+ANSWERERS = (HUMAN, MACHINE)
+DEFAULT_AMD_DECISION_SECONDS = 2.0
 
 
 class RulesError(ValueError):
@@ -27,10 +36,20 @@ class Behaviour:
     ring_seconds: float
     talk_seconds: float
     digits: tuple[str, ...]
+    answered_by: tuple[str, ...] = (HUMAN,)
+    amd_decision_seconds: float = DEFAULT_AMD_DECISION_SECONDS
 
     def outcome_for(self, attempt: int) -> str:
-        n = max(1, attempt)
-        return self.outcomes[min(n, len(self.outcomes)) - 1]
+        return _nth(self.outcomes, attempt)
+
+    def answerer_for(self, attempt: int) -> str:
+        return _nth(self.answered_by, attempt)
+
+
+def _nth(items: tuple[str, ...], attempt: int) -> str:
+    """Attempt n (1-based) gets items[min(n, len) - 1]."""
+    n = max(1, attempt)
+    return items[min(n, len(items)) - 1]
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,8 @@ class CallPlan:
     ring_seconds: float
     talk_seconds: float
     digits: tuple[str, ...]
+    answered_by: str = HUMAN  # who picked up an answered call
+    amd_decision_seconds: float = DEFAULT_AMD_DECISION_SECONDS
 
     @property
     def answered(self) -> bool:
@@ -73,6 +94,8 @@ class SimRules:
             ring_seconds=behaviour.ring_seconds,
             talk_seconds=behaviour.talk_seconds if answered else 0.0,
             digits=behaviour.digits if answered else (),
+            answered_by=behaviour.answerer_for(attempt) if answered else HUMAN,
+            amd_decision_seconds=behaviour.amd_decision_seconds,
         )
 
 
@@ -96,7 +119,15 @@ def _behaviour(raw: Any, base: Behaviour, where: str) -> Behaviour:
     digits = raw.get("digits", list(base.digits))
     if not isinstance(digits, list) or not all(isinstance(d, str) for d in digits):
         raise RulesError(f"{where}.digits: must be a list of strings")
-    return Behaviour(tuple(outcomes), float(ring), float(talk), tuple(digits))
+    answered_by = raw.get("answeredBy", list(base.answered_by))
+    if isinstance(answered_by, str):
+        answered_by = [answered_by]
+    if not isinstance(answered_by, list) or not answered_by or any(a not in ANSWERERS for a in answered_by):
+        raise RulesError(f"{where}.answeredBy: must be human, machine or a non-empty list of them")
+    decision = raw.get("amdDecisionSeconds", base.amd_decision_seconds)
+    if isinstance(decision, bool) or not isinstance(decision, int | float) or decision < 0:
+        raise RulesError(f"{where}.amdDecisionSeconds: must be a number >= 0")
+    return Behaviour(tuple(outcomes), float(ring), float(talk), tuple(digits), tuple(answered_by), float(decision))
 
 
 def parse_rules(raw: Any) -> SimRules:

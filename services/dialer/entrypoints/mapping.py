@@ -53,4 +53,6 @@ def call_proto(record: CallRecord) -> dialer_pb2.CallRecord:
         contact_id=record.contact_id, phone=record.phone, attempt=record.attempt, did_id=record.did_id or "",
         did_number=record.did_number or "", outcome=record.outcome or "", started_at=iso(record.started_at),
         answered_at=iso(record.answered_at), ended_at=iso(record.ended_at), talk_seconds=record.talk_seconds,
-        node_ids=list(record.node_ids), sip_code=record.sip_code, q850_cause=record.q850_cause)
+        node_ids=list(record.node_ids), sip_code=record.sip_code, q850_cause=record.q850_cause,
+        amd=(dialer_pb2.AmdDecision(result=record.amd.result, decision_ms=record.amd.decision_ms)
+             if record.amd is not None else None))

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaign_rules import calling_hours, pause_windows
+from campaign_rules import answering_machine, calling_hours, pause_windows
+from campaign_rules.answering_machine import AnsweringMachine
 from campaign_rules.calling_hours import CallingHours
 from campaign_rules.pause_windows import PauseWindows
 from services.execution.adapters.tables import IN_PROGRESS_SQL, PENDING_SQL, SKIPPED_SQL, literal
@@ -26,7 +27,7 @@ RUNNING_SQL = literal(st.RUNNING)
 # What a dial request needs of its execution, what decides whether it may call now, and its capacity.
 _CONTEXT = """id, organization_id, program_id, flow_id, did_pool, status, timezone, pause_windows,
     scheduled_stop_at, status_version, max_concurrent_calls, contacts_in_progress, contacts_pending,
-    calling_hours, zone_keys"""
+    calling_hours, zone_keys, answering_machine"""
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class CallingExecution:
     contacts_pending: int
     calling_hours: CallingHours | None = None  # none: its contacts have no zone key
     zone_keys: tuple[str, ...] = ()
+    answering_machine: AnsweringMachine | None = None  # the program's, snapshotted at launch
 
 
 def _calling(r: RowMapping) -> CallingExecution:
@@ -56,7 +58,8 @@ def _calling(r: RowMapping) -> CallingExecution:
         str(r["id"]), r["organization_id"], r["program_id"], r["flow_id"], tuple(r["did_pool"] or ()), r["status"],
         r["timezone"], pause_windows.from_json(r["pause_windows"]), r["scheduled_stop_at"], int(r["status_version"]),
         int(r["max_concurrent_calls"]), int(r["contacts_in_progress"]), int(r["contacts_pending"]),
-        None if hours is None else calling_hours.from_json(hours), tuple(r["zone_keys"] or ()))
+        None if hours is None else calling_hours.from_json(hours), tuple(r["zone_keys"] or ()),
+        answering_machine.from_json(r["answering_machine"]))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from nats.js import JetStreamContext
 
-from campaign_rules import trigger_condition
+from campaign_rules import answering_machine, trigger_condition
 from kernel import jetstream
 from kernel.timefmt import iso
 from outbound.execution.v1 import events_pb2
@@ -29,7 +29,8 @@ def dial_requests(attempts: Iterable[Attempt], executions: Mapping[str, CallingE
     same attempt id; its message id gets a suffix of the claim time, or JetStream's duplicate
     window would drop it and the contact would wait for its lease to run out. Each request
     carries its execution's deadline (`deadlines`), or its contact's when that is earlier (the
-    closing of the contact's calling hours, `contact_deadlines` by contact row id).
+    closing of the contact's calling hours, `contact_deadlines` by contact row id), and its
+    execution's answering-machine handling (unset: no detection).
     """
     items = []
     again = f":again:{int(now.timestamp() * 1000)}"
@@ -43,6 +44,9 @@ def dial_requests(attempts: Iterable[Attempt], executions: Mapping[str, CallingE
             country=row.country or "", attempt=row.attempt, flow_id=ex.flow_id,
             did_pool=list(ex.did_pool), requested_at=iso(now), not_after=iso(_earliest(
                 deadlines.get(execution_id), (contact_deadlines or {}).get(row.id))))
+        machine = ex.answering_machine
+        if machine is not None:
+            message.answering_machine.CopyFrom(answering_machine.to_proto(machine))
         suffix = msg_id_suffix or (again if row.last_outcome in GIVEN_BACK else "")
         items.append((DIAL_REQUESTED, message.SerializeToString(), aid + suffix))
     return items

@@ -19,7 +19,15 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules import (
+    answering_machine,
+    auto_pause,
+    calling_hours,
+    pause_windows,
+    retry,
+    trigger_condition,
+)
+from campaign_rules.answering_machine import AnsweringMachine
 from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.calling_hours import CallingHours
 from campaign_rules.pause_windows import PauseWindows
@@ -69,6 +77,7 @@ class ExecutionRow:
     updated_at: datetime
     calling_hours: CallingHours | None = None
     contacts_skipped_dnc: int = 0  # of contacts_skipped: the number was on the do-not-call list
+    answering_machine: AnsweringMachine | None = None  # None: no detection
 
 
 _FIELDS = tuple(f.name for f in fields(ExecutionRow))
@@ -103,6 +112,8 @@ def rule_columns(row: ExecutionRow) -> dict[str, str | None]:
         "trigger_condition": (None if row.trigger_condition is None
                               else json.dumps(trigger_condition.to_json(row.trigger_condition))),
         "calling_hours": None if row.calling_hours is None else json.dumps(calling_hours.to_json(row.calling_hours)),
+        "answering_machine": (None if row.answering_machine is None
+                              else json.dumps(answering_machine.to_json(row.answering_machine))),
     }
 
 
@@ -115,6 +126,7 @@ def execution_row(row: RowMapping) -> ExecutionRow:
     values["auto_pause_rules"] = auto_pause.from_json(row["auto_pause_rules"])
     values["trigger_condition"] = read_condition(row["trigger_condition"])
     values["calling_hours"] = read_hours(row["calling_hours"])
+    values["answering_machine"] = answering_machine.from_json(row["answering_machine"])
     return ExecutionRow(**values)
 
 
@@ -154,12 +166,13 @@ async def insert_execution(conn: AsyncConnection, row: ExecutionRow) -> None:
         await conn.execute(text("""
             INSERT INTO executions (id, organization_id, program_id, audience_id, flow_id, mode, status,
                 timezone, did_pool, retry_strategy, pause_windows, auto_pause_rules, trigger_condition,
-                calling_hours, max_concurrent_calls, scheduled_start_at, scheduled_stop_at, actual_start_at,
-                created_at, updated_at, program_confirmed)
+                calling_hours, answering_machine, max_concurrent_calls, scheduled_start_at, scheduled_stop_at,
+                actual_start_at, created_at, updated_at, program_confirmed)
             VALUES (:id, :organization_id, :program_id, :audience_id, :flow_id, :mode, :status,
                 :timezone, CAST(:did_pool AS jsonb), CAST(:retry_strategy AS jsonb),
                 CAST(:pause_windows AS jsonb), CAST(:auto_pause_rules AS jsonb),
-                CAST(:trigger_condition AS jsonb), CAST(:calling_hours AS jsonb), :max_concurrent_calls,
+                CAST(:trigger_condition AS jsonb), CAST(:calling_hours AS jsonb),
+                CAST(:answering_machine AS jsonb), :max_concurrent_calls,
                 :scheduled_start_at,
                 :scheduled_stop_at, :actual_start_at, :created_at, :updated_at, false)"""), params)
     except IntegrityError as exc:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules import (
+    answering_machine,
+    auto_pause,
+    calling_hours,
+    pause_windows,
+    retry,
+    trigger_condition,
+)
 from campaign_rules.contact_limits import ContactLimits
 from campaign_rules.retry import RetryStrategy
 from campaign_rules.trigger_condition import TriggerCondition
@@ -44,7 +51,9 @@ def _snapshot(program: program_pb2.Program) -> ProgramSnapshot:
         trigger_condition=(trigger_condition.from_proto(program.trigger_condition)
                            if program.HasField("trigger_condition") else None),
         calling_hours=(calling_hours.from_proto(program.calling_hours)
-                       if program.HasField("calling_hours") else None))
+                       if program.HasField("calling_hours") else None),
+        answering_machine=(answering_machine.from_proto(program.answering_machine)
+                           if program.HasField("answering_machine") else None))
 
 
 class Peers:

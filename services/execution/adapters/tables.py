@@ -72,6 +72,7 @@ executions = Table(
     Column("calling_hours", JSONB),
     Column("zone_keys", ARRAY(Text)),
     Column("contacts_skipped_dnc", Integer, nullable=False),
+    Column("answering_machine", JSONB),
 )
 
 execution_contacts = Table(

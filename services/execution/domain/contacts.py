@@ -1,7 +1,10 @@
 """Per-contact states, what a call result does to a contact, and the counters they feed.
 
-A call outcome consumes an attempt; `invalid_number` (the number does not exist) ends the contact
-as failed at once whatever the retry strategy: calling it again cannot reach anybody."""
+A call outcome consumes an attempt; `answered` completes the contact, and so does a `voicemail`
+the dialer reports as `reached` (a machine answered, the program's message was left and the
+program's answeringMachine counts that as reaching the person: countAsReached); `invalid_number`
+(the number does not exist) ends the contact as failed at once whatever the retry strategy:
+calling it again cannot reach anybody. Any other outcome goes to the retry strategy."""
 
 from __future__ import annotations
 
@@ -30,10 +33,11 @@ COUNTER = {
 }
 
 ANSWERED = "answered"
+VOICEMAIL = "voicemail"
 # The dialer lost the call (its lease ran out mid-call): the attempt counts and is retried by the
 # strategy, and the real result, should it come later, still wins (late_result_applies).
 UNKNOWN = "unknown"
-RETRYABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail", UNKNOWN)
+RETRYABLE_OUTCOMES = ("no_answer", "busy", "failed", VOICEMAIL, UNKNOWN)
 # The carrier says the number does not exist (SIP 404/484/604): never retried.
 INVALID_NUMBER = "invalid_number"
 CALL_OUTCOMES = (ANSWERED, *RETRYABLE_OUTCOMES, INVALID_NUMBER)
@@ -66,12 +70,20 @@ class Decision:
     next_attempt_at: datetime | None = None
 
 
+def reached(outcome: str, message_left_counts: bool = False) -> bool:
+    """Whether a call with `outcome` reached its contact: answered, or a voicemail whose message
+    counts as reaching it (the result's `reached`). The flag means nothing on another outcome."""
+    return outcome == ANSWERED or (outcome == VOICEMAIL and message_left_counts)
+
+
 def after_call(outcome: str, attempt: int, strategy: RetryStrategy, execution_status: str,
-               now: datetime) -> Decision:
-    """Where an in-progress contact goes once attempt `attempt` ended with `outcome`. An outcome
-    the strategy's `retryOn` leaves out ends the contact as failed; `unknown` (the dialer lost the
-    call, nobody knows how it ended) is retried by the strategy whatever `retryOn` names."""
-    if outcome == ANSWERED:
+               now: datetime, reached_contact: bool = False) -> Decision:
+    """Where an in-progress contact goes once attempt `attempt` ended with `outcome`
+    (`reached_contact`: the result's `reached`, see `reached`). A call that reached its contact
+    completes it. An outcome the strategy's `retryOn` leaves out ends the contact as failed;
+    `unknown` (the dialer lost the call, nobody knows how it ended) is retried by the strategy
+    whatever `retryOn` names."""
+    if reached(outcome, reached_contact):
         return Decision(COMPLETED, attempt)
     if outcome == INVALID_NUMBER:
         return Decision(FAILED, attempt)

@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from campaign_rules.answering_machine import AnsweringMachine
 from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.calling_hours import CallingHours
 from campaign_rules.limits import DEFAULT_MAX_CONCURRENT_CALLS
@@ -46,6 +47,7 @@ class ProgramSnapshot:
     auto_pause_rules: tuple[AutoPauseRule, ...] | None
     trigger_condition: TriggerCondition | None
     calling_hours: CallingHours | None = None
+    answering_machine: AnsweringMachine | None = None
 
     @property
     def live(self) -> bool:

@@ -55,7 +55,8 @@ def resume_rules(request: execution_pb2.ResumeExecutionRequest) -> AutoPauseRule
 
 
 def call_result(message: dialer_events.CallResult) -> CallResult:
-    return CallResult(message.attempt_id, message.outcome, message.reason, tuple(message.node_ids))
+    return CallResult(message.attempt_id, message.outcome, message.reason, tuple(message.node_ids),
+                      reached=message.reached)
 
 
 def fired_trigger(message: trigger_events.TriggerFired) -> FiredTrigger:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from campaign_rules.answering_machine import NodeStep
 from campaign_rules.checks import fail
 from kernel import errors, rpc
 from kernel.settings import Settings
@@ -29,14 +30,15 @@ class Peers:
     async def close(self) -> None:
         await self._channels.close()
 
-    async def flow_node_ids(self, organization_id: str, flow_id: str) -> list[str]:
-        """The node ids of the org's flow; a missing flow is the request's fault (flowId)."""
+    async def flow_nodes(self, organization_id: str, flow_id: str) -> dict[str, NodeStep]:
+        """The nodes of the org's flow by id, in flow order, with their type and `next`; a missing
+        flow is the request's fault (flowId)."""
         try:
             flow = await rpc.call(self.flows.GetFlow,
                                   dialer_pb2.GetFlowRequest(organization_id=organization_id, flow_id=flow_id))
         except (errors.NotFoundError, errors.ValidationError):
             raise fail("flowId", "no such flow in this organization") from None
-        return [node.id for node in flow.nodes]
+        return {node.id: NodeStep(node.type, node.next) for node in flow.nodes}
 
     async def check_audience(self, organization_id: str, audience_id: str) -> None:
         try:

@@ -9,7 +9,14 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules import (
+    answering_machine,
+    auto_pause,
+    calling_hours,
+    pause_windows,
+    retry,
+    trigger_condition,
+)
 from kernel.paging import PageRequest
 from services.program.adapters.tables import programs
 from services.program.domain import status
@@ -33,6 +40,8 @@ def _columns(spec: ProgramSpec) -> dict[str, Any]:
         "timezone": spec.timezone,
         "max_concurrent_calls": spec.max_concurrent_calls,
         "calling_hours": calling_hours.to_json(spec.calling_hours) if spec.calling_hours is not None else None,
+        "answering_machine": (answering_machine.to_json(spec.answering_machine)
+                              if spec.answering_machine is not None else None),
     }
 
 
@@ -53,6 +62,7 @@ def _program(row: RowMapping) -> Program:
         timezone=row["timezone"],
         max_concurrent_calls=row["max_concurrent_calls"],
         calling_hours=calling_hours.from_json(row["calling_hours"]),
+        answering_machine=answering_machine.from_json(row["answering_machine"]),
     )
     return Program(id=str(row["id"]), organization_id=row["organization_id"], status=row["status"], spec=spec,
                    created_at=row["created_at"], updated_at=row["updated_at"])

@@ -25,6 +25,7 @@ programs = Table(
     Column("timezone", Text, nullable=False),
     Column("max_concurrent_calls", Integer, nullable=False),
     Column("calling_hours", JSONB(none_as_null=True)),
+    Column("answering_machine", JSONB(none_as_null=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("archived_at", DateTime(timezone=True)),

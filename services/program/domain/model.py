@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from campaign_rules.answering_machine import AnsweringMachine
 from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.calling_hours import CallingHours
 from campaign_rules.pause_windows import PauseWindows
 from campaign_rules.proto import (
+    AnsweringMachineMessage,
     AutoPauseRulesMessage,
     CallingHoursMessage,
     PauseWindowsMessage,
@@ -49,6 +51,7 @@ class ProgramDraft:
     timezone: str | None = None
     max_concurrent_calls: int | None = None
     calling_hours: CallingHoursMessage | None = None
+    answering_machine: AnsweringMachineMessage | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class ProgramSpec:
     timezone: str
     max_concurrent_calls: int
     calling_hours: CallingHours | None = None  # None: no contact-local hours
+    answering_machine: AnsweringMachine | None = None  # None: no detection
 
     def with_audience(self, audience_id: str) -> ProgramSpec:
         return replace(self, audience_id=audience_id)

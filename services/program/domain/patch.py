@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules import (
+    answering_machine,
+    auto_pause,
+    calling_hours,
+    pause_windows,
+    retry,
+    trigger_condition,
+)
 from campaign_rules.checks import fail
 from kernel.timefmt import iso
 from services.program.domain.model import ProgramDraft, ProgramSpec
@@ -25,6 +32,7 @@ PATCHABLE = {
     "timezone": "timezone",
     "maxConcurrentCalls": "max_concurrent_calls",
     "callingHours": "calling_hours",
+    "answeringMachine": "answering_machine",
 }
 
 
@@ -32,7 +40,7 @@ def draft_of(spec: ProgramSpec) -> ProgramDraft:
     """The stored program as a draft (its rules as the proto carries them), so a patch can be laid
     over it and checked again."""
     condition, windows, rules = spec.trigger_condition, spec.pause_windows, spec.auto_pause_rules
-    hours = spec.calling_hours
+    hours, machine = spec.calling_hours, spec.answering_machine
     return ProgramDraft(
         name=spec.name, mode=spec.mode, audience_id=spec.audience_id or "", flow_id=spec.flow_id,
         trigger_condition=trigger_condition.to_proto(condition) if condition is not None else None,
@@ -42,6 +50,7 @@ def draft_of(spec: ProgramSpec) -> ProgramDraft:
         auto_pause_rules=auto_pause.to_proto(rules) if rules is not None else None,
         timezone=spec.timezone, max_concurrent_calls=spec.max_concurrent_calls,
         calling_hours=calling_hours.to_proto(hours) if hours is not None else None,
+        answering_machine=answering_machine.to_proto(machine) if machine is not None else None,
     )
 
 

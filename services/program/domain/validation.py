@@ -1,7 +1,7 @@
 """The program's rules that need no other service. Each failure names the field in API terms.
 
 The campaign rules (retry strategy, pause windows, auto-pause rules, trigger condition, calling
-hours) are checked by campaign_rules, the one home of each; this module checks the program's own
+hours, answering machine) are checked by campaign_rules, the one home of each; this module checks the program's own
 fields and keeps the order of the request's fields. Rules needing another context's data (the flow's
 nodes, the org's custom attributes) take that data as plain arguments, so they stay pure; the
 service fetches it.
@@ -14,7 +14,15 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules import (
+    answering_machine,
+    auto_pause,
+    calling_hours,
+    pause_windows,
+    retry,
+    trigger_condition,
+)
+from campaign_rules.answering_machine import AnsweringMachine, NodeStep
 from campaign_rules.auto_pause import AutoPauseRule
 from campaign_rules.checks import between, fail, instant
 from campaign_rules.limits import DEFAULT_MAX_CONCURRENT_CALLS, MAX_CONCURRENT_CALLS
@@ -44,6 +52,11 @@ def check_trigger_attribute(condition: TriggerCondition, attribute_types: Mappin
 def check_rule_nodes(rules: tuple[AutoPauseRule, ...] | None, node_ids: Iterable[str]) -> None:
     """Every rule's node must be a node of the program's flow."""
     auto_pause.check_nodes(rules, node_ids)
+
+
+def check_message_node(setting: AnsweringMachine | None, nodes: Mapping[str, NodeStep]) -> None:
+    """answeringMachine.messageNodeId must start a say chain of the program's flow ending in a hangup."""
+    answering_machine.check_message_node(setting, nodes)
 
 
 def check_did_pool(did_pool: tuple[str, ...]) -> tuple[str, ...]:
@@ -124,8 +137,11 @@ def check_program(draft: ProgramDraft) -> ProgramSpec:
     timezone = check_timezone(draft.timezone)
     max_calls = check_max_concurrent_calls(draft.max_concurrent_calls)
     hours = calling_hours.from_proto(draft.calling_hours) if draft.calling_hours is not None else None
+    machine = (answering_machine.from_proto(draft.answering_machine)
+               if draft.answering_machine is not None else None)
     return ProgramSpec(
         name=name, mode=mode, audience_id=audience_id, flow_id=flow_id, trigger_condition=condition,
         start_at=start, stop_at=stop, did_pool=did_pool, retry_strategy=strategy, pause_windows=windows,
         auto_pause_rules=rules, timezone=timezone, max_concurrent_calls=max_calls, calling_hours=hours,
+        answering_machine=machine,
     )

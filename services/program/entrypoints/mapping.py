@@ -3,7 +3,14 @@ into the draft; campaign_rules parses (and checks) them, and gives them back as 
 
 from __future__ import annotations
 
-from campaign_rules import auto_pause, calling_hours, pause_windows, retry, trigger_condition
+from campaign_rules import (
+    answering_machine,
+    auto_pause,
+    calling_hours,
+    pause_windows,
+    retry,
+    trigger_condition,
+)
 from kernel.timefmt import iso
 from outbound.program.v1 import program_pb2 as pb
 from services.program.domain.model import ProgramDraft, ProgramView
@@ -20,6 +27,7 @@ def draft_from_proto(msg: pb.ProgramInput) -> ProgramDraft:
         timezone=msg.timezone if msg.HasField("timezone") else None,
         max_concurrent_calls=msg.max_concurrent_calls if msg.HasField("max_concurrent_calls") else None,
         calling_hours=msg.calling_hours if msg.HasField("calling_hours") else None,
+        answering_machine=msg.answering_machine if msg.HasField("answering_machine") else None,
     )
 
 
@@ -43,4 +51,6 @@ def program_to_proto(view: ProgramView) -> pb.Program:
         out.auto_pause_rules.CopyFrom(auto_pause.to_proto(spec.auto_pause_rules))
     if spec.calling_hours is not None:
         out.calling_hours.CopyFrom(calling_hours.to_proto(spec.calling_hours))
+    if spec.answering_machine is not None:
+        out.answering_machine.CopyFrom(answering_machine.to_proto(spec.answering_machine))
     return out

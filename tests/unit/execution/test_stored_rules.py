@@ -39,7 +39,8 @@ def stored(**rules) -> dict:
         "contacts_skipped": 0, "scheduled_start_at": NOW, "scheduled_stop_at": None, "actual_start_at": NOW,
         "actual_end_at": None, "created_at": NOW, "updated_at": NOW,
         "retry_strategy": {"type": "none"}, "pause_windows": None, "auto_pause_rules": None,
-        "trigger_condition": None, "calling_hours": None, "contacts_skipped_dnc": 0, **rules}
+        "trigger_condition": None, "calling_hours": None, "contacts_skipped_dnc": 0, "answering_machine": None,
+        **rules}
 
 
 def rewritten(row: ExecutionRow) -> ExecutionRow:
@@ -66,7 +67,8 @@ def test_null_stays_distinct_from_empty():
     none = execution_row(stored())
     assert (none.pause_windows, none.auto_pause_rules, none.trigger_condition) == (None, None, None)
     assert rule_columns(none) == {"retry_strategy": '{"type": "none"}', "pause_windows": None,
-                                  "auto_pause_rules": None, "trigger_condition": None, "calling_hours": None}
+                                  "auto_pause_rules": None, "trigger_condition": None, "calling_hours": None,
+                                  "answering_machine": None}
     empty = execution_row(stored(pause_windows={}, auto_pause_rules=[]))
     assert empty.pause_windows == PauseWindows() and empty.auto_pause_rules == ()
     assert rewritten(empty) == empty
