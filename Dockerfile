@@ -19,7 +19,7 @@ RUN pip install . \
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH PYTHONPATH=/app:/app/gen \
-    HOST=0.0.0.0 METRICS_PORT=9090 \
+    HOST=0.0.0.0 GRPC_HOST=0.0.0.0 METRICS_HOST=0.0.0.0 METRICS_PORT=9090 \
     SIP_BIND=0.0.0.0:5060
 RUN useradd --system --uid 10001 --no-create-home outbound
 COPY --from=build /opt/venv /opt/venv

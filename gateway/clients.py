@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import grpc
-
-from kernel.rpc import CHANNEL_OPTIONS, call
+from kernel import rpc
+from kernel.rpc import call
 from kernel.settings import Settings
 from outbound.account.v1 import account_pb2_grpc
 from outbound.audience.v1 import audience_pb2_grpc
@@ -19,7 +18,7 @@ __all__ = ["Clients", "call"]
 class Clients:
     def __init__(self, settings: Settings):
         self._channels = {
-            name: grpc.aio.insecure_channel(settings.address(name), options=CHANNEL_OPTIONS)
+            name: rpc.channel(settings.address(name), settings, name)
             for name in ("account", "audience", "dialer", "program", "execution", "trigger")
         }
         self.account = account_pb2_grpc.AccountServiceStub(self._channels["account"])

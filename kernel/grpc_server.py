@@ -1,6 +1,10 @@
 """gRPC server bootstrap: health, reflection, the error interceptor, graceful drain, and the
 service's database engine and broker connection, closed when it stops.
 
+It listens on GRPC_HOST (loopback unless the deployment says otherwise), with mutual TLS and
+the callers table (kernel.tls, kernel.callers) when the process has its certificate, and may
+answer the health check alone on a plaintext GRPC_HEALTH_PORT for probes without one.
+
 SIGTERM or SIGINT → every health status NOT_SERVING → wait `drain_seconds` so load
 balancers stop sending → stop background loops → stop the server with `grace_seconds`
 for in-flight RPCs → close resources.
@@ -20,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from kernel import db, errors, jetstream, logs, metrics, tracing
+from kernel import db, errors, jetstream, logs, metrics, tls, tracing
 from kernel.settings import Settings
 
 if TYPE_CHECKING:  # types only: kernel.db and kernel.jetstream make the engine and the broker
@@ -129,8 +133,11 @@ class ServiceRuntime:
         tracing.setup(name, settings)
         self.name = name
         self.settings = settings
+        self.tls = tls.files(settings)
+        # The caller check runs first, so a refused caller reaches no handler and no error mapping.
+        interceptors = [tls.CallerCheck(name)] if self.tls else []
         self.server = grpc.aio.server(
-            interceptors=[DomainErrorInterceptor()],
+            interceptors=[*interceptors, DomainErrorInterceptor()],
             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                      ("grpc.max_send_message_length", 64 * 1024 * 1024),
                      # Connections are recycled so clients re-resolve and find new replicas.
@@ -143,6 +150,8 @@ class ServiceRuntime:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._stopping = asyncio.Event()
         self.port: int | None = None
+        self.health_port: int | None = None
+        self._health_server: grpc.aio.Server | None = None
 
     def add_services(self, full_names: Iterable[str]) -> None:
         self._service_names.extend(full_names)
@@ -178,12 +187,19 @@ class ServiceRuntime:
                  reflection.SERVICE_NAME]
         reflection.enable_server_reflection(names, self.server)
         listen_port = port if port is not None else self.settings.port_for(self.name)
-        self.port = self.server.add_insecure_port(f"0.0.0.0:{listen_port}")
+        address = f"{self.settings.grpc_host}:{listen_port}"
+        if self.tls:
+            self.port = self.server.add_secure_port(address, tls.server_credentials(self.tls))
+        else:
+            self.port = self.server.add_insecure_port(address)
         await self.server.start()
+        await self._serve_health_alone()
         # Metrics beside the gRPC port unless METRICS_PORT says otherwise (0 disables).
         metrics_port = metrics.serve(self.settings, self.port + 1000 if self.port + 1000 < 65536 else None)
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving", extra={"port": self.port, "metrics_port": metrics_port, "grpc_service": self.name})
+        log.info("serving", extra={"port": self.port, "metrics_port": metrics_port, "grpc_service": self.name,
+                                   "host": self.settings.grpc_host, "mtls": self.tls is not None,
+                                   "health_port": self.health_port})
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -202,12 +218,25 @@ class ServiceRuntime:
         if stuck:
             log.warning("background tasks did not stop in time", extra={"count": len(stuck)})
         await self.server.stop(self.settings.grace_seconds)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         for closer in reversed(self._closers):
             try:
                 await asyncio.wait_for(closer(), timeout=self.settings.grace_seconds)
             except Exception as exc:
                 log.warning("close failed", extra={"closer": getattr(closer, "__qualname__", ""), "error": repr(exc)})
         log.info("stopped")
+
+    async def _serve_health_alone(self) -> None:
+        """The health service, and nothing else, on GRPC_HEALTH_PORT without TLS: what a probe that
+        cannot present a certificate may ask. It shares the statuses of the main server."""
+        if self.settings.grpc_health_port is None:
+            return
+        self._health_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+        self.health_port = self._health_server.add_insecure_port(
+            f"{self.settings.grpc_host}:{self.settings.grpc_health_port}")
+        await self._health_server.start()
 
     async def _supervise(self, task: BackgroundTask) -> None:
         """Keep a background loop alive: a crash is logged and the loop restarted."""

@@ -1,4 +1,8 @@
-"""Calling another service: a failed status comes back as the same domain error."""
+"""Calling another service: a failed status comes back as the same domain error.
+
+A channel speaks mutual TLS when the process has its certificate (kernel.tls), plaintext
+otherwise; over TLS the server must prove it is the service the address belongs to.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Any
 
 import grpc
 
-from kernel import errors, tracing
+from kernel import errors, tls, tracing
+from kernel import settings as settings_module
 from kernel.settings import Settings
 
 DEFAULT_TIMEOUT = 30.0
@@ -26,8 +31,24 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+def channel(address: str, settings: Settings | None = None, service: str | None = None) -> grpc.aio.Channel:
+    """A channel to the service at `address` (`service`: its name, else the one `settings` address
+    there), with the TLS files of `settings` (by default this process's)."""
+    settings = settings or settings_module.get()
+    files = tls.files(settings)
+    if files is None:
+        return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    name = service or settings.service_at(address)
+    return grpc.aio.secure_channel(address, tls.channel_credentials(files),
+                                   options=CHANNEL_OPTIONS + (tls.server_name(name) if name else []))
+
+
+def blocking_channel(address: str, files: tls.TlsFiles | None, service: str) -> grpc.Channel:
+    """A synchronous channel (the CLI, launchers, tests) to `service` at `address`."""
+    if files is None:
+        return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    return grpc.secure_channel(address, tls.channel_credentials(files),
+                               options=CHANNEL_OPTIONS + tls.server_name(service))
 
 
 class Channels:
@@ -38,7 +59,7 @@ class Channels:
         self._opened: list[grpc.aio.Channel] = []
 
     def open(self, service: str) -> grpc.aio.Channel:
-        opened = channel(self._settings.address(service))
+        opened = channel(self._settings.address(service), self._settings, service)
         self._opened.append(opened)
         return opened
 

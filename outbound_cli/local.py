@@ -4,6 +4,10 @@ Starts PostgreSQL, Redis and NATS from the wheels (data in .run/, kept between r
 unless DATABASE_URL / REDIS_URL / NATS_URL name servers to use, applies migrations,
 starts every service and the gateway, creates the demo organization once, and prints
 its API key. Ctrl-C stops everything.
+
+Every listener is on loopback, and every gRPC hop is mutual TLS with a throwaway CA and one
+certificate per process under .run/tls/ (made once, reused while valid); `outbound admin`
+finds the CLI's certificate there.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import signal
 import threading
 from pathlib import Path
 
-import grpc
-
 from kernel import migrations
 from kernel import settings as settings_module
 from kernel.clock import Clock
+from outbound_cli import devcerts
 from outbound_cli.devservers import Nats, Postgres, Redis
-from outbound_cli.supervisor import ProcessGroup
+from outbound_cli.supervisor import ProcessGroup, grpc_channel
+
+TLS_DIR = "tls"
 
 
 def _servers(settings: settings_module.Settings, run_dir: Path, stack: list) -> dict[str, str]:
@@ -51,10 +56,10 @@ def create_demo(env: dict[str, str]) -> dict:
     from outbound.account.v1 import account_pb2, account_pb2_grpc
     from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 
-    with grpc.insecure_channel(env["ACCOUNT_ADDR"]) as channel:
+    with grpc_channel(env, "account") as channel:
         org = account_pb2_grpc.AccountServiceStub(channel).CreateOrganization(
             account_pb2.CreateOrganizationRequest(name="Demo", credits=1000), timeout=30)
-    with grpc.insecure_channel(env["DIALER_ADDR"]) as channel:
+    with grpc_channel(env, "dialer") as channel:
         dids = dialer_pb2_grpc.DialerServiceStub(channel)
         numbers = [dids.AddDid(dialer_pb2.AddDidRequest(number=n, country="MA"), timeout=30).id
                    for n in ("+212500000001", "+212500000002")]
@@ -88,9 +93,11 @@ def run_local() -> int:
         print("applying migrations…", flush=True)
         migrations.upgrade(urls["DATABASE_URL"])
         port = str(settings.http_port)
-        env = {**urls, **ProcessGroup.addresses(base_port), "PORT": port}
+        tls_dir = devcerts.ensure(run_dir / TLS_DIR)
+        env = {**urls, **ProcessGroup.addresses(base_port), "PORT": port,
+               **devcerts.files_for(tls_dir, "cli").env()}
         env.update(Clock.from_settings(settings).env())
-        group = ProcessGroup(env=env, log_dir=run_dir / "logs")
+        group = ProcessGroup(env=env, log_dir=run_dir / "logs", tls_dir=tls_dir)
         group.start_all()
         demo_file = run_dir / "demo.json"
         if not demo_file.exists():
@@ -99,6 +106,7 @@ def run_local() -> int:
         base = f"http://127.0.0.1:{port}/api"
         print(f"""
 Outbound is running on {base}  (logs in {run_dir / 'logs'}, Ctrl-C to stop)
+Services speak mutual TLS on 127.0.0.1; certificates in {tls_dir}
 
   demo organization: {demo['organizationId']}
   demo API key:      {demo['apiKey']}

@@ -2,7 +2,9 @@
 
 Every service runs as its own process, as it would in a cluster; the supervisor only
 hands them the same environment (database, Redis, NATS, addresses, clock) and waits for
-their health checks.
+their health checks. With a directory of certificates (outbound_cli.devcerts) each process
+gets its own certificate and every gRPC hop is mutual TLS; the group's environment then
+carries the operator CLI's certificate, the one its own health checks present.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kernel import rpc, tls
 from outbound_cli.devservers import free_port, wait_for_port
 from outbound_cli.serve import SERVICES
 
@@ -40,6 +43,8 @@ class ProcessGroup:
     env: dict[str, str]
     log_dir: Path | None = None
     procs: list[Proc] = field(default_factory=list)
+    # Certificates by process name (outbound_cli.devcerts); None: plaintext gRPC.
+    tls_dir: Path | None = None
 
     @staticmethod
     def addresses(base_port: int | None = None) -> dict[str, str]:
@@ -51,6 +56,10 @@ class ProcessGroup:
 
     def _spawn(self, name: str, instance: int, port: int, extra: dict[str, str] | None) -> Proc:
         env = {**os.environ, **self.env, **(extra or {})}
+        if self.tls_dir is not None:
+            from outbound_cli.devcerts import files_for
+
+            env.update(files_for(self.tls_dir, name).env())
         if name == "gateway":
             env["PORT"] = str(port)
         else:
@@ -136,7 +145,7 @@ def wait_healthy(proc: Proc, timeout: float = 60.0) -> None:
         wait_for_port(proc.port, timeout, proc.popen)
         return
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(f"127.0.0.1:{proc.port}") as channel:
+    with rpc.blocking_channel(f"127.0.0.1:{proc.port}", tls.files_in(proc.env), proc.name) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if proc.popen.poll() is not None:
@@ -149,3 +158,8 @@ def wait_healthy(proc: Proc, timeout: float = 60.0) -> None:
                 pass
             time.sleep(0.1)
     raise TimeoutError(f"{proc.name} not healthy after {timeout}s; log: {proc.log_path}")
+
+
+def grpc_channel(env: dict[str, str], service: str) -> grpc.Channel:
+    """A channel to `service` at its address in `env`, with the certificate `env` hands a client."""
+    return rpc.blocking_channel(env[f"{service.upper()}_ADDR"], tls.files_in(env), service)

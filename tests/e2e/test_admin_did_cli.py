@@ -20,7 +20,7 @@ def system(system_factory) -> System:
 
 def admin(system: System, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "outbound_cli.main", "admin", *args],
-                          env={**os.environ, "DIALER_ADDR": system.env["DIALER_ADDR"]},
+                          env={**os.environ, **system.cli_env(), "DIALER_ADDR": system.env["DIALER_ADDR"]},
                           capture_output=True, text=True, timeout=60)
 
 

@@ -56,18 +56,20 @@ class Infra:
         migrations.upgrade(url)
         return url, server
 
-    def new_nats(self, own: bool = False) -> tuple[str, Nats | None]:
-        """Each system gets its own JetStream unless NATS_URL names a shared one (and own is False)."""
+    def new_nats(self, own: bool = False, user: str = "", password: str = "") -> tuple[str, Nats | None]:
+        """Each system gets its own JetStream unless NATS_URL names a shared one (and own is False).
+        With a user, clients must log in; the URL answered carries no credentials."""
         if self._nats_url and not own:
             return self._nats_url, None
-        server = Nats(Path(tempfile.mkdtemp(dir=self.root, prefix="nats-"))).start()
+        server = Nats(Path(tempfile.mkdtemp(dir=self.root, prefix="nats-")), user=user, password=password).start()
         self._owned.append(server)
         return server.url(), server
 
-    def new_redis(self, own: bool = False, durable: bool = False) -> tuple[str, Redis | None]:
+    def new_redis(self, own: bool = False, durable: bool = False, password: str = "") -> tuple[str, Redis | None]:
         if self._redis_url and not own:
             return self._redis_url, None
-        server = Redis(Path(tempfile.mkdtemp(dir=self.root, prefix="redis-")), durable=durable).start()
+        server = Redis(Path(tempfile.mkdtemp(dir=self.root, prefix="redis-")), durable=durable,
+                       password=password).start()
         self._owned.append(server)
         return server.url(), server
 

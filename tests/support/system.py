@@ -15,11 +15,14 @@ from typing import Any
 import grpc
 import httpx
 
+from kernel import callers, rpc, tls
+from kernel import settings as settings_module
 from kernel.clock import Clock
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from outbound_cli.devservers import Postgres, free_port
 from outbound_cli.supervisor import SERVICES, ProcessGroup
+from tests.support import tls as test_tls
 from tests.support.infra import Infra
 
 DEFAULT_FLOW = {
@@ -58,7 +61,7 @@ class System:
     def __init__(self, infra: Infra, workdir: Path, *, clock_speed: float = 1.0, clock_start: str | None = None,
                  sim_rules: dict | None = None, replicas: dict[str, int] | None = None,
                  extra_env: dict[str, str] | None = None, gateway: bool = True, own_postgres: bool = False,
-                 own_brokers: bool = False):
+                 own_brokers: bool = False, mtls: bool | None = None, broker_password: str | None = None):
         self.infra = infra
         self.workdir = workdir
         self.replicas = replicas or {}
@@ -70,9 +73,18 @@ class System:
             self.database_url, self.postgres = infra.new_postgres()
         else:
             self.database_url = infra.new_database()
-        self.nats_url, self.nats = infra.new_nats(own=own_brokers)
+        # broker_password: own NATS and Redis that take only clients with it (NATS user "outbound");
+        # the services get it as NATS_USER / NATS_PASSWORD / REDIS_PASSWORD, the URLs stay bare.
+        self.broker_password = broker_password
+        own_brokers = own_brokers or bool(broker_password)
+        nats_login = {"user": "outbound", "password": broker_password} if broker_password else {}
+        self.nats_url, self.nats = infra.new_nats(own=own_brokers, **nats_login)
         # Own brokers keep their data on disk, as a deployment's would, so a restart is a restart.
-        self.redis_url, self.redis = infra.new_redis(own=own_brokers, durable=own_brokers)
+        self.redis_url, self.redis = infra.new_redis(own=own_brokers, durable=own_brokers,
+                                                     password=broker_password or "")
+        # Mutual TLS between every process (tests/support/tls.py says when it is on by default).
+        self.mtls = test_tls.mtls_by_default() if mtls is None else mtls
+        self.tls_dir = test_tls.session_certificates() if self.mtls else None
         from kernel.timefmt import parse_iso
 
         self.clock = Clock(speed=clock_speed, start=parse_iso(clock_start) if clock_start else None)
@@ -81,13 +93,17 @@ class System:
             **ProcessGroup.addresses(), "PORT": str(free_port()), "DRAIN_SECONDS": "0.2",
             "LOG_LEVEL": "INFO", **self.clock.env(),
         }
+        if self.mtls:
+            env.update(self.cli_env())
+        if broker_password:
+            env.update({"NATS_USER": "outbound", "NATS_PASSWORD": broker_password, "REDIS_PASSWORD": broker_password})
         if sim_rules is not None:
             rules_path = workdir / "sim-rules.json"
             rules_path.write_text(json.dumps(sim_rules))
             env["SIM_CARRIER_RULES"] = str(rules_path)
         env.update(extra_env or {})
         self.env = env
-        self.group = ProcessGroup(env=env, log_dir=workdir / "logs")
+        self.group = ProcessGroup(env=env, log_dir=workdir / "logs", tls_dir=self.tls_dir)
         self.base_url = f"http://127.0.0.1:{env['PORT']}"
         self._suspended: set[int] = set()  # pids stopped with SIGSTOP, continued before stop()
 
@@ -165,7 +181,43 @@ class System:
     # --- admin helpers (gRPC, as the `outbound admin` CLI does) ---
 
     def channel(self, service: str) -> grpc.Channel:
-        return grpc.insecure_channel(self.env[f"{service.upper()}_ADDR"])
+        """A channel to `service`; with mTLS each method is called as a caller the table allows."""
+        address = self.env[f"{service.upper()}_ADDR"]
+        if not self.mtls:
+            return grpc.insecure_channel(address)
+        return test_tls.RoutedChannel(address, service)
+
+    def aio_channel(self, service: str, caller: str = callers.GATEWAY) -> grpc.aio.Channel:
+        """An asyncio channel to `service`, calling as `caller` when mTLS is on."""
+        address = self.env[f"{service.upper()}_ADDR"]
+        if not self.mtls:
+            return grpc.aio.insecure_channel(address)
+        return grpc.aio.secure_channel(address, tls.channel_credentials(test_tls.files(caller)),
+                                       options=rpc.CHANNEL_OPTIONS + tls.server_name(service))
+
+    def cli_env(self) -> dict[str, str]:
+        """The variables that hand the operator CLI its certificate (none without mTLS)."""
+        return test_tls.files(callers.CLI).env() if self.mtls else {}
+
+    @contextlib.contextmanager
+    def acting_as(self, caller: str) -> Iterator[None]:
+        """This test process configured as `caller` of this system (its addresses and, with mTLS,
+        its certificate) for the body of the with-block: for a service's own client classes,
+        which read the process's settings (kernel.settings.get)."""
+        patch = {**{k: v for k, v in self.env.items() if k.endswith("_ADDR")},
+                 **(test_tls.files(caller).env() if self.mtls else {})}
+        saved = {name: os.environ.get(name) for name in patch}
+        os.environ.update(patch)
+        settings_module.get.cache_clear()
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            settings_module.get.cache_clear()
 
     def create_org(self, name: str = "Acme", credits: int = 100_000) -> Org:
         with self.channel("account") as channel:

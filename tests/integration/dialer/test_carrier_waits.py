@@ -63,7 +63,8 @@ async def test_the_last_check_runs_after_the_carriers_wait(world, pause):
     system, stubs, org, flow, did = world
     engine = create_engine(system.database_url, "dialer", pool_size=2)
     redis = Redis.from_url(system.redis_url)
-    accounts = Accounts(system.env["ACCOUNT_ADDR"])
+    with system.acting_as("dialer"):  # its certificate, when mTLS is on
+        accounts = Accounts(system.env["ACCOUNT_ADDR"])
     execution = str(uuid.uuid4())
     request = dial_request(org, flow, [did], "+212600000321", execution_id=execution)
     carrier = WaitingCarrier()

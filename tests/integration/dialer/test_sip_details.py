@@ -51,7 +51,8 @@ async def test_sip_code_and_q850_cause_are_stored_published_and_listed(world):
     system, stubs, org, flow, did = world
     engine = create_engine(system.database_url, "dialer", pool_size=2)
     redis = Redis.from_url(system.redis_url)
-    accounts = Accounts(system.env["ACCOUNT_ADDR"])
+    with system.acting_as("dialer"):  # its certificate, when mTLS is on
+        accounts = Accounts(system.env["ACCOUNT_ADDR"])
     execution = str(uuid.uuid4())
     busy = dial_request(org, flow, [did], BUSY_WITH_CAUSE, execution_id=execution)
     plain = dial_request(org, flow, [did], "+212600000777", execution_id=execution)

@@ -25,6 +25,7 @@ from outbound.trigger.v1 import trigger_pb2, trigger_pb2_grpc
 from outbound_cli.devservers import free_port
 from services.execution.domain.errors import ProgramNotFoundError
 from tests.support.system import HANG_GUARD_SECONDS
+from tests.support.tls import add_port
 
 # The audience context's public error, as its service would answer it (named, not imported).
 AudienceNotFoundError = errors.named(errors.NotFoundError, "AudienceNotFoundError", "Audience not found")
@@ -165,7 +166,7 @@ class Peers:
             for add, cls in pairs:
                 add(cls(self.world), server)
             port = free_port()
-            server.add_insecure_port(f"127.0.0.1:{port}")
+            add_port(server, name, f"127.0.0.1:{port}")  # with mTLS: as the service it stands in for
             server.start()
             self.servers.append(server)
             self.addresses[f"{name.upper()}_ADDR"] = f"127.0.0.1:{port}"

@@ -33,6 +33,7 @@ from tests.integration.execution import fakes
 from tests.integration.execution.conftest import ORG, Api, make_program
 from tests.integration.execution.fakes import Peers, ScriptedDialer, World
 from tests.support.system import HANG_GUARD_SECONDS, wait_until
+from tests.support.tls import add_port
 
 COUNTERS = ("contacts_completed", "contacts_failed", "contacts_pending", "contacts_in_progress", "contacts_skipped")
 NODES = ["welcome", "menu", "bye"]
@@ -96,7 +97,7 @@ def ap_system(system_factory):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     account_pb2_grpc.add_AccountServiceServicer_to_server(account, server)
     port = free_port()
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    add_port(server, "account", f"127.0.0.1:{port}")
     server.start()
     # Own brokers: this module stops and starts its Redis.
     system = system_factory(services=["execution"], gateway=False, clock_speed=60, own_brokers=True,

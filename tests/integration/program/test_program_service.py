@@ -231,7 +231,7 @@ async def test_archive_publishes_once_per_request_and_mark_active(world, system)
 async def test_concurrent_patches_both_apply(world, system):
     """Row locking: two PATCHes of different fields racing both survive."""
     program = world.create(world.batch())
-    channel = grpc.aio.insecure_channel(system.env["PROGRAM_ADDR"])
+    channel = system.aio_channel("program")
     try:
         stub = program_pb2_grpc.ProgramServiceStub(channel)
         await asyncio.gather(

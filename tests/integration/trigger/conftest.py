@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import grpc
 import pytest
 from google.protobuf import struct_pb2
 
@@ -89,12 +88,12 @@ class Live:
 
 def new_live(system: System, slug: str = "due_date") -> Live:
     org = system.create_org(name=f"org-{uuid.uuid4().hex[:6]}")
-    audience = audience_pb2_grpc.AudienceServiceStub(grpc.insecure_channel(system.env["AUDIENCE_ADDR"]))
+    audience = audience_pb2_grpc.AudienceServiceStub(system.channel("audience"))
     audience.CreateAttribute(audience_pb2.CreateAttributeRequest(
         organization_id=org.id, name=slug, slug=slug, type="date"), timeout=30)
     audience.CreateAttribute(audience_pb2.CreateAttributeRequest(
         organization_id=org.id, name="note", slug="note", type="text"), timeout=30)
-    trigger = trigger_pb2_grpc.TriggerServiceStub(grpc.insecure_channel(system.env["TRIGGER_ADDR"]))
+    trigger = trigger_pb2_grpc.TriggerServiceStub(system.channel("trigger"))
     return Live(system, org.id, slug, audience, trigger)
 
 
