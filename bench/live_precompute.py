@@ -15,7 +15,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import grpc
 from google.protobuf import struct_pb2
 
 from kernel.timefmt import iso
@@ -39,8 +38,8 @@ def main() -> None:
     try:
         system.start(["account", "audience", "trigger"])
         org = system.create_org("bench")
-        audience = audience_pb2_grpc.AudienceServiceStub(grpc.insecure_channel(system.env["AUDIENCE_ADDR"]))
-        trigger = trigger_pb2_grpc.TriggerServiceStub(grpc.insecure_channel(system.env["TRIGGER_ADDR"]))
+        audience = audience_pb2_grpc.AudienceServiceStub(system.channel("audience"))
+        trigger = trigger_pb2_grpc.TriggerServiceStub(system.channel("trigger"))
         audience.CreateAttribute(audience_pb2.CreateAttributeRequest(
             organization_id=org.id, name="due_date", slug="due_date", type="date"), timeout=30)
 
