@@ -44,6 +44,8 @@ class Report:
     transport_error: bool = False
     local_error: bool = False     # it failed on our host (no line, bad trunk, makeCall refused): nothing left
     error: str = ""
+    # Answering-machine detection: {"result", "decision_ms", "features"}; None when none decided.
+    amd: dict[str, object] | None = None
 
 
 def reason_of(message: str) -> str:

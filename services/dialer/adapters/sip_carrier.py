@@ -7,7 +7,10 @@ transport level is skipped for a while and the call tries the next trunk at once
 on our own host (no line, makeCall refused) skips no trunk: it is not placed (`line_failed`,
 the attempt given back) unless an earlier trunk already had it. The outcome
 comes from the SIP outcome table; its instants are the campaign clock's at the INVITE plus the
-real seconds that followed, and talk time is the real time from answer to BYE.
+real seconds that followed, and talk time is the real time from answer to BYE. With detection
+asked for (`answeringMachine.detect`), the line listens before the flow (adapters.sip_amd) and
+reports what it decided: an answered call a machine took and that was hung up on or left the
+message is a `voicemail` (domain.voicemail), with the decision as `CallOutcome.amd`.
 
 On shutdown no INVITE leaves any more; calls under way run until the grace deadline, then get
 BYE (or CANCEL) and are reported with what happened.
@@ -28,14 +31,16 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from campaign_rules import answering_machine
 from kernel.clock import Clock, get_clock
 from services.dialer.adapters.carrier import CallNotPlaced, CallOutcome, CallRequest, Carrier
 from services.dialer.adapters.sip_pool import LINES, Ended, LinePool
 from services.dialer.adapters.trunk_limits import TrunkLimits
-from services.dialer.domain import sip_outcomes
+from services.dialer.domain import sip_outcomes, voicemail
 from services.dialer.domain.flows import Flow
 from services.dialer.domain.trunk_choice import Skips, candidates, country_of, serving, skips_trunk
 from services.dialer.domain.trunks import Address, Trunk
+from services.dialer.domain.voicemail import AmdResult, Handling
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +140,7 @@ class SipCarrier(Carrier):
                 if last is None:
                     raise CallNotPlaced("line_failed")  # nothing left our host
                 return last
-            last = self._outcome(ended, started, base)
+            last = self._outcome(ended, started, base, call)
             # A lost call (its worker died) may have reached the callee: never placed again.
             if ended.answered or ended.lost or not self._trunk_failed(ended):
                 return last
@@ -189,8 +194,11 @@ class SipCarrier(Carrier):
                     ) -> tuple[Ended, datetime, float]:
         did = call.did_number if call.did_number.startswith("+") else f"+{call.did_number}"
         number = call.phone if call.phone.startswith("+") else f"+{call.phone}"
+        setting = call.answering_machine
         command = {"id": f"{call.attempt_id}:{uuid.uuid4().hex[:8]}", "trunk": trunk.name, "number": number,
-                   "did": did, "ring_timeout": self.ring_timeout, "flow": flow}
+                   "did": did, "ring_timeout": self.ring_timeout, "flow": flow,
+                   "answering_machine": answering_machine.to_json(setting)
+                   if setting is not None and voicemail.listens(setting) else None}
         sent = asyncio.Event()
         placing = asyncio.create_task(self.pool.call(command, sent, ready=self._last_check(call)))
         renew = asyncio.create_task(self._renew(trunk, call.attempt_id))
@@ -225,13 +233,17 @@ class SipCarrier(Carrier):
             with contextlib.suppress(Exception):
                 await self.limits.renew(trunk, call_id, TRUNK_LEASE_SECONDS)
 
-    def _outcome(self, ended: Ended, started: datetime, base: float) -> CallOutcome:
+    def _outcome(self, ended: Ended, started: datetime, base: float, call: CallRequest) -> CallOutcome:
         def at(instant: float) -> datetime:
             return started + timedelta(seconds=max(0.0, instant - base))
 
         responded = ended.responded or ended.answered
         code = ended.sip_code if responded else None
-        if ended.answered:
+        amd = amd_result(ended.amd) if ended.answered else None
+        if ended.answered and amd is not None and \
+                voicemail.handling(call.answering_machine, amd.result) != Handling.FLOW:
+            outcome = voicemail.VOICEMAIL
+        elif ended.answered:
             outcome = sip_outcomes.ANSWERED
         else:
             # Nothing came back at all: the call never reached anyone, whatever we cancelled.
@@ -242,7 +254,7 @@ class SipCarrier(Carrier):
         talk = round(ended.ended_at - ended.answered_at) if answered_at and ended.answered_at else 0
         return CallOutcome(outcome, started, answered_at, ended_at, max(0, talk),
                            list(ended.node_ids) if ended.answered else [], sip_code=code,
-                           q850_cause=sip_outcomes.parse_q850(ended.reason) if ended.reason else None)
+                           q850_cause=sip_outcomes.parse_q850(ended.reason) if ended.reason else None, amd=amd)
 
     async def _steps(self, flow: Flow) -> dict[str, Any]:
         """The flow as a line walks it, every prompt rendered to a WAV file."""
@@ -269,3 +281,12 @@ class SipCarrier(Carrier):
                 self._wavs.clear()
             self._wavs[key] = str(path)
         return self._wavs[key]
+
+
+def amd_result(raw: dict[str, Any] | None) -> AmdResult | None:
+    """A line's report of detection as the call record keeps it; None when nothing was decided."""
+    if not raw or raw.get("result") not in voicemail.RESULTS:
+        return None
+    features = {k: v for k, v in dict(raw.get("features") or {}).items()
+                if isinstance(v, (bool, int, float, str))}
+    return AmdResult(str(raw["result"]), int(raw.get("decision_ms") or 0), features)

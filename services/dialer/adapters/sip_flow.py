@@ -79,8 +79,9 @@ class FlowWalk:
         self.done = False
         self.heard: list[tuple[float, str]] = []  # digits no node has listened to yet
 
-    def begin(self, now: float) -> None:
-        self._enter(self.start, now)
+    def begin(self, now: float, start: str | None = None) -> None:
+        """Runs the flow from its start, or from `start` (a voicemail message's first node)."""
+        self._enter(start or self.start, now)
 
     def _enter(self, node_id: str, now: float, since: float | None = None) -> None:
         """Runs `node_id` from `now`; `since` is when it really began (a prompt that ran out

@@ -15,6 +15,11 @@ the digit windows depend on it). With no call the worker sleeps on stdin instead
 IDLE_WAIT_SECONDS, then polls pjsua without waiting: a `place` is taken the moment it arrives,
 SIP reaching an idle worker waits at most that long, and an idle worker costs almost no CPU.
 
+A call whose request asks for answering-machine detection does not start its flow at the answer:
+it listens (adapters.sip_amd) until the detector decides, then runs the flow from its start
+(human, unknown), hangs up (a machine, `hangup`) or, once the greeting has ended, runs the
+message from `messageNodeId` (a machine, `leave_message`); its report carries the decision.
+
 Ownership: `Worker.calls` is the only holder of a Line (its walk drives it; notes name it by id;
 no loop variable keeps one). A call is over for us when pjsua reports it DISCONNECTED, and the
 same loop step that handles that note destroys the Line, before any other INVITE can leave:
@@ -28,19 +33,27 @@ from __future__ import annotations
 import faulthandler
 import gc
 import json
+import shutil
 import sys
+import tempfile
 import time
+import uuid
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
 
+from campaign_rules import answering_machine
+from services.dialer.adapters.sip_amd import Capture, Listening
 from services.dialer.adapters.sip_call import Line, Note, Report, log
 from services.dialer.adapters.sip_flow import FlowWalk, Step
 from services.dialer.adapters.sip_line_endpoint import start_endpoint, trunk_account
 from services.dialer.adapters.sip_line_io import Config, Stdin, claim_stdout, emit
 from services.dialer.adapters.sip_pool import LINES
+from services.dialer.domain import voicemail
+from services.dialer.domain.voicemail import Handling
 
 TICK_MS = 10  # while a call is under way
 IDLE_WAIT_SECONDS = 0.2  # with no call: the longest sleep on stdin (SIP waits this long at most)
@@ -50,10 +63,12 @@ GC_EVERY_SECONDS = 10.0  # the cyclic collector runs here, between steps, never 
 
 @dataclass
 class Active:
-    """A call under way: its Line and the flow walk that drives it (the Line never sees the walk)."""
+    """A call under way: its Line and the flow walk that drives it (the Line never sees the walk),
+    and, when the request asks for detection, what listens for a machine before the walk begins."""
 
     line: Line
     walk: FlowWalk
+    listening: Listening | None = None
 
 
 class Worker:
@@ -65,12 +80,14 @@ class Worker:
         self.calls: dict[str, Active] = {}
         self.notes: list[Note] = []
         self.host = config.host
+        # Capture files of answering-machine detection, one per listening call, gone with the worker.
+        self.tmp = Path(tempfile.mkdtemp(prefix="outbound-sip-line-"))
 
     def start(self) -> None:
         self.host, port = start_endpoint(self.ep, self.config)
         for trunk in self.config.trunks:
             self.accounts[trunk["name"]] = (trunk_account(self.config, self.host, trunk), trunk)
-        emit({"event": "ready", "host": self.host, "port": port})
+        emit({"event": "ready", "host": self.host, "port": port, "capture_dir": str(self.tmp)})
 
     def place(self, cmd: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -100,11 +117,20 @@ class Worker:
             del line
             emit({"event": "ended", **report.__dict__})
             return
-        self.calls[report.id] = Active(line, FlowWalk(flow.get("start", ""), steps, line))
+        self.calls[report.id] = Active(line, FlowWalk(flow.get("start", ""), steps, line),
+                                       self._listening(cmd.get("answering_machine")))
+
+    def _listening(self, raw: dict[str, Any] | None) -> Listening | None:
+        setting = answering_machine.from_json(raw)
+        if setting is None or not voicemail.listens(setting):
+            return None
+        return Listening(setting, Capture(self.tmp / f"{uuid.uuid4().hex}.wav"))
 
     def stop(self, call_id: str | None) -> None:
         for key in [k for k in self.calls if call_id is None or k == call_id]:
             active = self.calls[key]
+            if active.listening is not None:
+                active.listening.close()  # no flow or message after this: the call is ending
             active.walk.stop()
             active.line.stop_playing()
             active.line.hang_up()
@@ -132,6 +158,8 @@ class Worker:
             if active.line.hung_up:  # a 200 crossed our CANCEL: the far end picked up, we leave at once
                 active.line.hung_up = False
                 active.line.hang_up()
+            elif active.listening is not None:
+                active.listening.begin(now)  # the walk waits for the decision
             else:
                 active.walk.begin(now)
         elif kind == "digit" and isinstance(arg, str):
@@ -147,6 +175,9 @@ class Worker:
         active.walk.stop()
         report = active.line.report
         report.ended_at = now
+        if active.listening is not None:
+            active.listening.close()  # the recorder goes before the Line, and its file with it
+            report.amd = active.listening.amd()
         report.node_ids = list(active.walk.executed)
         if report.answered and report.sip_code is None:
             report.sip_code = 200
@@ -166,8 +197,25 @@ class Worker:
         line = active.line
         if not line.report.answered and not line.hung_up and now >= line.ring_deadline:
             line.hang_up()  # ring timeout: CANCEL
+        elif line.report.answered and active.listening is not None and not active.listening.done:
+            self._listen(active, now)
         elif line.report.answered:
             active.walk.tick(now)
+
+    def _listen(self, active: Active, now: float) -> None:
+        """Feeds the detector what the line heard since the last pass; acts once it has decided."""
+        assert active.listening is not None
+        what = active.listening.step(active.line.audio, now)
+        if what is None:
+            return
+        active.line.report.amd = active.listening.amd()
+        if what == Handling.HANG_UP:
+            active.walk.stop()
+            active.line.hang_up()
+        elif what == Handling.LEAVE_MESSAGE:
+            active.walk.begin(now, start=active.listening.setting.message_node_id)
+        else:
+            active.walk.begin(now)
 
     def run(self) -> None:
         try:
@@ -179,6 +227,7 @@ class Worker:
             self.accounts.clear()
             gc.collect()
             self.ep.libDestroy()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _loop(self) -> None:
         closed_at: float | None = None

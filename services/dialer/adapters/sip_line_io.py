@@ -2,7 +2,9 @@
 (adapters.sip_pool): JSON lines on the worker's stdin and stdout, one object per line.
 
   stdin:  the configuration first (`Config`), then {"cmd": "place", ...} and {"cmd": "stop", "id"?}
-  stdout: {"event": "ready", "host", "port"} once, then one {"event": "ended", ...} per placed call
+  stdout: {"event": "ready", "host", "port", "capture_dir"} once, then one {"event": "ended", ...} per
+          placed call (`capture_dir`: the worker's temporary directory, removed by the pool once the
+          worker has exited, however it ended)
 
 Stdin is read on the worker's main thread (adapters.sip_line says why no second thread may
 run): `Stdin.poll` never blocks, and `Stdin.wait` is the sleep of a worker with no call, which

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,8 @@ class Ended:
     error: str = ""
     local_error: bool = False  # refused on our host before any INVITE left: no trunk is to blame
     lost: bool = False  # the worker died (or was unreachable): what happened on the wire is unknown
+    # What answering-machine detection decided: {"result", "decision_ms", "features"}; None: nothing.
+    amd: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Ended:
@@ -55,7 +58,7 @@ class Ended:
                    answered_at=raw.get("answered_at"), ended_at=float(raw.get("ended_at") or time.monotonic()),
                    node_ids=list(raw.get("node_ids") or []), responded=bool(raw.get("responded")),
                    transport_error=bool(raw.get("transport_error")), error=raw.get("error") or "",
-                   local_error=bool(raw.get("local_error")))
+                   local_error=bool(raw.get("local_error")), amd=raw.get("amd") or None)
 
     @classmethod
     def vanished(cls, call_id: str, error: str) -> Ended:
@@ -80,6 +83,7 @@ class _Worker:
     calls: dict[str, asyncio.Future[Ended]] = field(default_factory=dict)
     host: str = ""
     port: int = 0
+    capture_dir: str = ""  # the worker's temporary directory (answering-machine capture files)
 
 
 class LinePool:
@@ -129,6 +133,7 @@ class LinePool:
             raise RuntimeError(f"SIP line worker {worker.index} did not start (SIP_BIND {self.bind.host}:"
                                f"{self._config(worker)['port']}, exit {process.returncode})")
         worker.process, worker.host, worker.port = process, ready["host"], int(ready["port"])
+        worker.capture_dir = str(ready.get("capture_dir") or "")
         worker.reader = asyncio.create_task(self._read(worker, process))
 
     async def _read(self, worker: _Worker, process: asyncio.subprocess.Process) -> None:
@@ -144,6 +149,8 @@ class LinePool:
                     future.set_result(Ended.from_json(event))
                 self._note_idle()
         code = await process.wait()
+        if worker.capture_dir:  # a worker killed mid-call leaves its capture files behind
+            shutil.rmtree(worker.capture_dir, ignore_errors=True)
         lost, worker.calls = worker.calls, {}
         for call_id, future in lost.items():
             if not future.done():
