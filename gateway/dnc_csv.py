@@ -1,7 +1,7 @@
 """Phone numbers out of a CSV file read as it arrives, never whole.
 
 The file is one number per line, or a header row naming a `phone` column (any case; other
-columns ignored). The delimiter is the first of `,` `;` and tab found on the first line (`,` when
+columns ignored). The delimiter is the first of `,` `;` and tab found on the first line that is not blank (`,` when
 none is: a one-column file). Lines end with LF, CRLF or CR; a UTF-8 byte-order mark is dropped;
 bytes that are not UTF-8 become U+FFFD (so such a line is an invalid number, not a failed
 upload). Blank lines are skipped but counted: line numbers are the file's own, header included,
@@ -73,8 +73,11 @@ class CsvNumbers:
         if not text:
             return [], []
         if self._delimiter is None:
-            first = text.lstrip("\r\n").split("\n", 1)[0]
-            self._delimiter = next((d for d in _DELIMITERS if d in first), ",")
+            # Decided on the first line with something on it: records complete so far may be
+            # blank lines only (a piece that ends after a lone CR), which decide nothing.
+            first = next((line for line in _LINE_END.split(text) if line.strip()), None)
+            if first is not None:
+                self._delimiter = next((d for d in _DELIMITERS if d in first), ",")
         if '"' in text:
             return self._quoted_records(text)
         # No quote: a record is a line and its fields are split on the delimiter, as the csv
@@ -84,7 +87,7 @@ class CsvNumbers:
             lines.pop()  # after the last line end
         cells: list[str] = []
         numbers: list[int] = []
-        delimiter = self._delimiter
+        delimiter = self._delimiter or ","
         for number, line in enumerate(lines, start=self._lines + 1):
             record = line.split(delimiter)
             if not self._keep(record):

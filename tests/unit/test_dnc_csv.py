@@ -105,3 +105,9 @@ def test_pieces_never_change_what_is_read(rows, header, cuts, newline):
     whole = read(body)
     assert read(body, cuts=[c for c in cuts if c < len(body)]) == whole
     assert read(body, cuts=list(range(1, len(body)))) == whole
+
+
+def test_blank_lines_first_decide_no_delimiter_whatever_the_pieces():
+    # A piece ending after a lone CR completes a blank line only: the delimiter waits for ";".
+    body = b"\r;\n+33612345678;x\n"
+    assert read(body) == read(body, cuts=list(range(1, len(body)))) == [(3, "+33612345678")]
