@@ -41,7 +41,7 @@ run: setup
 	$(BIN)/outbound run
 
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 test-unit: setup
 	$(BIN)/python -m pytest -q tests/unit
