@@ -187,3 +187,10 @@ def in_process_placement(engine, redis, accounts, bus: Bus, carrier) -> Placemen
         slots=DidSlots(redis, lease_seconds=60), accounts=accounts, carrier=carrier,
         publisher=ResultPublisher(bus.js), settlement=Settlement(calls=calls, accounts=accounts),
         owner="test-placement", did_cap=5, lease_seconds=60)
+
+
+def number(prefix: str, length: int = 12) -> str:
+    """A unique E.164 number starting with prefix (`length` digits after +; 12 in Morocco)."""
+    digits = prefix.lstrip("+")
+    rest = length - len(digits)
+    return f"+{digits}{uuid.uuid4().int % 10**rest:0{rest}d}"

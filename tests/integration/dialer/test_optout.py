@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from outbound.dialer.v1 import dialer_pb2
-from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world
+from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world, number
 
 # 9 reaches the optout, 1 does not; +2126003… never answers.
 SIM_RULES = {
@@ -42,11 +42,6 @@ def world(dialer):
     return system, stubs, org, stubs.flow(org, OPTOUT_FLOW), did
 
 
-def number(prefix: str) -> str:
-    """A unique Moroccan mobile number (12 digits after +) starting with prefix."""
-    digits = prefix.lstrip("+")
-    rest = 12 - len(digits)
-    return f"+{digits}{uuid.uuid4().int % 10**rest:0{rest}d}"
 
 
 def test_the_flow_with_an_optout_is_stored_and_answered_as_given(world):

@@ -15,6 +15,7 @@ from tests.integration.dialer.helpers import (
     dial_request,
     dialer_system,
     new_world,
+    number,
     rpc,
     seconds_between,
     settled,
@@ -43,11 +44,6 @@ def world(dialer):
     return new_world(dialer)
 
 
-def number(prefix: str, length: int = 12) -> str:
-    """A unique E.164 number starting with prefix (`length` digits after +; 12 in Morocco)."""
-    digits = prefix.lstrip("+")
-    rest = length - len(digits)
-    return f"+{digits}{uuid.uuid4().int % 10**rest:0{rest}d}"
 
 
 async def test_answered_call_runs_the_flow_and_is_charged_per_started_minute(world):

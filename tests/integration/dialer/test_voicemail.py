@@ -5,13 +5,11 @@ Against real PostgreSQL, Redis, NATS and the account service."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from campaign_rules.proto import AnsweringMachineMessage as Setting
 from outbound.dialer.v1 import dialer_pb2
-from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world, settled
+from tests.integration.dialer.helpers import Bus, dial_request, dialer_system, new_world, number, settled
 
 # +2127… is answered by a machine, everything else by a person; detection takes 3 virtual seconds.
 SIM_RULES = {
@@ -43,10 +41,6 @@ def world(dialer):
     return system, stubs, org, stubs.flow(org, VOICEMAIL_FLOW), did
 
 
-def number(prefix: str) -> str:
-    digits = prefix.lstrip("+")
-    rest = 12 - len(digits)
-    return f"+{digits}{uuid.uuid4().int % 10**rest:0{rest}d}"
 
 
 def request(world, phone: str, setting: Setting | None):
