@@ -59,16 +59,17 @@ class FairAdmission:
         self.limits = limits
 
     async def admit(self, conn: AsyncConnection, wanted: Sequence[Claimant], budget: int) -> Admitted:
+        wanted = [c for c in wanted if c.demand > 0]
+        organizations = {c.organization_id for c in wanted}
+        # Asked before the dispatch lock, so that another replica's pass never waits for them.
+        limits = await self.limits.of(organizations) if self.limits is not None and wanted else {}
+        channels = await self.capacity.channels() if self.capacity is not None else None
         await in_flight.take_dispatch_turn(conn)
         holdings = await in_flight.by_organization(conn)
-        channels = await self.capacity.channels() if self.capacity is not None else None
         if channels is not None:
             budget = min(budget, channels - sum(holdings.values()))
-        wanted = [c for c in wanted if c.demand > 0]
         if budget <= 0 or not wanted:
             return Admitted({})
-        organizations = {c.organization_id for c in wanted}
-        limits = await self.limits.of(organizations) if self.limits is not None else {}
         demand = Counter[str]()
         for c in wanted:
             demand[c.organization_id] += c.demand
