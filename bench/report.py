@@ -122,7 +122,40 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     f"({_fmt(check['attempts_each'])} numbers)",
                     f"CheckDnc of {alone['numbers']} alone: {_fmt(alone['listed_org_ms'])} ms, "
                     f"empty list {_fmt(alone['empty_list_ms'])} ms", "", ""))
+    s11 = results.get("fair_share")
+    if s11:
+        out.extend(_fair_rows(s11))
     return out
+
+
+def _fair_rows(s11: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    fast, timed = s11["rate_phase"], s11["timing_phase"]
+    alone, together, ratio = timed["alone"], timed["together"], timed["ratio_completed"]
+    peak, before, during = timed["in_flight_peak_together"], timed["a_in_flight_before"], timed["a_in_flight_during"]
+
+    def small(key: str) -> tuple[str, str, str, str, str]:
+        mine, by_itself = together[key], alone[key]
+        return (f"    {key.upper()}' {timed['contacts'][key]:,} beside A' (limit {s11['small_program_limits'][key]})",
+                f"first call {_fmt(mine['first_call_seconds'])} s, completed in {_fmt(mine['completed_seconds'])} s "
+                f"(peak {_fmt(peak.get(key))} in flight)",
+                f"alone: first call {_fmt(by_itself['first_call_seconds'])} s, "
+                f"completed in {_fmt(by_itself['completed_seconds'])} s",
+                f"{_fmt(ratio[key])} x", "<= 1.5 x")
+
+    return [
+        (f"11. Fair share: A {fast['contacts']['a']:,}, B {fast['contacts']['b']:,}, C {fast['contacts']['c']:,}",
+         f"{_fmt(fast['total_attempts_per_second_together'])} attempts/s, all three while B and C run "
+         f"(A alone {_fmt(fast['a_alone_attempts_per_second'])}/s)",
+         f"scenario 2: {_fmt(fast['scenario_2_attempts_per_second'])}/s",
+         f"{_pct(fast['ratio_rate_to_scenario_2'])} (A alone {_pct(fast['ratio_a_alone_rate_to_scenario_2'])})",
+         ">= 90 %"),
+        (f"    {s11['channels']} channels; timing: calls of {_fmt(timed['talk_real_seconds'])} s",
+         f"A' {timed['contacts']['a']:,} in flight: {_fmt(before and before['mean'])} before, "
+         f"{_fmt(during and during['mean'])} (least {_fmt(during and during['least'])}) beside B' and C'",
+         "", "", ""),
+        small("b"),
+        small("c"),
+    ]
 
 
 def _dnc_rows(s9: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:

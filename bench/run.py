@@ -9,12 +9,13 @@ bench/results/latest.json.
     BENCH_SCALE=0.1 BENCH_SCENARIOS=8 .venv/bin/python -m bench.run   # SIP carrier load, 100 calls
     BENCH_SCENARIOS=9 .venv/bin/python -m bench.run   # do-not-call import of 1,000,000 numbers
     BENCH_SCENARIOS=2,10 .venv/bin/python -m bench.run   # dispatch, then with DNC list and calling hours
+    BENCH_SCENARIOS=2,11 .venv/bin/python -m bench.run   # dispatch, then fair share between organizations
 
 Sizes: BENCH_SCALE multiplies every size; BENCH_<NAME> sets one (LAUNCH_CONTACTS,
 DISPATCH_CONTACTS, EXECUTIONS, CONTACTS_EACH, LIVE_CONTACTS, LIVE_DUE, API_CONTACTS,
-RAW_MESSAGES, PAUSE_CONTACTS, SIP_CONTACTS, DNC_NUMBERS, SCREENED_DNC_NUMBERS; scenario 10 dispatches
-DISPATCH_CONTACTS, like scenario 2); BENCH_PAUSES (25) and BENCH_PAUSE_WAIT_SECONDS (2) set
-scenario 7's cycles and BENCH_SIP_MAX_CALLS (240) scenario 8's lines; they are not scaled.
+RAW_MESSAGES, PAUSE_CONTACTS, SIP_CONTACTS, DNC_NUMBERS, SCREENED_DNC_NUMBERS, FAIR_A_CONTACTS,
+FAIR_B_CONTACTS, FAIR_C_CONTACTS; scenario 10 dispatches DISPATCH_CONTACTS, like scenario 2);
+BENCH_PAUSES (25) and BENCH_PAUSE_WAIT_SECONDS (2) set scenario 7's cycles and BENCH_SIP_MAX_CALLS (240) scenario 8's lines; they are not scaled.
 BENCH_CLOCK_SPEED sets the shared clock (default 5; scenario 8 runs at 1). BENCH_LOG_SLOW_MS=n logs
 statements slower than n ms in the bench's PostgreSQL log (the run's files are then kept, as
 with BENCH_KEEP=1; otherwise they are removed at the end).
@@ -30,7 +31,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import dnc_import, live_triggers, pause_quiet, scenarios, screened_dispatch, sip_load
+from bench import dnc_import, fair_share, live_triggers, pause_quiet, scenarios, screened_dispatch, sip_load
 from bench.harness import Bench, scale, sized
 from bench.procstats import peak_rss_mb
 from bench.report import machine, table
@@ -40,7 +41,7 @@ SIP_LOAD = 8
 
 
 def _wanted() -> set[int]:
-    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6,7,8,9,10"
+    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6,7,8,9,10,11"
     return {int(x) for x in raw.split(",") if x.strip()}
 
 
@@ -96,6 +97,9 @@ def main() -> int:
         # Scenario 2's dispatch again, with its figures of this run beside: run them together.
         run("screened_dispatch", 10, screened_dispatch.screened_dispatch, bench,
             sized("DISPATCH_CONTACTS", 100_000), sized("SCREENED_DNC_NUMBERS", 1_000_000), results.get("dispatch"))
+        # Scenario 2's rate beside: run them together. It replaces the system with one of fewer channels.
+        run("fair_share", 11, fair_share.fair_share, bench, sized("FAIR_A_CONTACTS", 1_000_000),
+            sized("FAIR_B_CONTACTS", 100), sized("FAIR_C_CONTACTS", 1000), results.get("dispatch"), clock_speed)
         # Last: it replaces the system with one whose dialer calls through SIP (CARRIER=sip).
         run("sip_load", SIP_LOAD, sip_load.sip_carrier_load, bench, sized("SIP_CONTACTS", 1000),
             int(os.environ.get("BENCH_SIP_MAX_CALLS") or 240))
