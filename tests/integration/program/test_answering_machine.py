@@ -7,11 +7,8 @@ from __future__ import annotations
 import pytest
 
 from kernel import errors
-from outbound.account.v1 import account_pb2_grpc
-from outbound.audience.v1 import audience_pb2_grpc
-from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound.dialer.v1 import dialer_pb2
 from outbound.program.v1 import program_pb2 as pb
-from outbound.program.v1 import program_pb2_grpc
 from tests.integration.program.test_program_service import World, domain_error
 
 LEAVE = pb.AnsweringMachine(detect=True, on_machine="leave_message", message_node_id="vm", count_as_reached=True)
@@ -37,20 +34,6 @@ class VoicemailWorld(World):
 @pytest.fixture(scope="module")
 def system(system_factory):
     return system_factory(services=["account", "audience", "dialer", "program"], gateway=False)
-
-
-@pytest.fixture(scope="module")
-def stubs(system):
-    channels = {name: system.channel(name) for name in ("account", "audience", "dialer", "program")}
-    yield {
-        "account": account_pb2_grpc.AccountServiceStub(channels["account"]),
-        "audience": audience_pb2_grpc.AudienceServiceStub(channels["audience"]),
-        "dids": dialer_pb2_grpc.DialerServiceStub(channels["dialer"]),
-        "flows": dialer_pb2_grpc.FlowServiceStub(channels["dialer"]),
-        "program": program_pb2_grpc.ProgramServiceStub(channels["program"]),
-    }
-    for channel in channels.values():
-        channel.close()
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import nats
 import pytest
 
 from kernel import errors
-from outbound.account.v1 import account_pb2, account_pb2_grpc
-from outbound.audience.v1 import audience_pb2, audience_pb2_grpc
-from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound.account.v1 import account_pb2
+from outbound.audience.v1 import audience_pb2
+from outbound.dialer.v1 import dialer_pb2
 from outbound.program.v1 import events_pb2, program_pb2_grpc
 from outbound.program.v1 import program_pb2 as pb
 from tests.support.system import HANG_GUARD_SECONDS
@@ -24,20 +24,6 @@ _numbers = itertools.count(100)
 @pytest.fixture(scope="module")
 def system(system_factory):
     return system_factory(services=["account", "audience", "dialer", "program", "execution"], gateway=False)
-
-
-@pytest.fixture(scope="module")
-def stubs(system):
-    channels = {name: system.channel(name) for name in ("account", "audience", "dialer", "program")}
-    yield {
-        "account": account_pb2_grpc.AccountServiceStub(channels["account"]),
-        "audience": audience_pb2_grpc.AudienceServiceStub(channels["audience"]),
-        "dids": dialer_pb2_grpc.DialerServiceStub(channels["dialer"]),
-        "flows": dialer_pb2_grpc.FlowServiceStub(channels["dialer"]),
-        "program": program_pb2_grpc.ProgramServiceStub(channels["program"]),
-    }
-    for channel in channels.values():
-        channel.close()
 
 
 def domain_error(call, request) -> errors.DomainError:
