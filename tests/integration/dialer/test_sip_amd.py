@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from redis.asyncio import Redis
 
 from campaign_rules.answering_machine import AnsweringMachine
 from kernel.clock import Clock
@@ -81,14 +80,6 @@ def voices(tmp_path_factory) -> dict[str, tuple[Recording, Path]]:
     cache = directory / "tts"
     made = {"human": human_pickup(cache), "machine": machine_greeting(cache)}
     return {name: (recording, recording.write(directory / f"{name}.ulaw")) for name, recording in made.items()}
-
-
-@pytest.fixture
-async def limits(infra) -> AsyncIterator[TrunkLimits]:
-    url, _ = infra.new_redis()
-    redis = Redis.from_url(url)
-    yield TrunkLimits(redis)
-    await redis.aclose()
 
 
 @pytest.fixture

@@ -63,14 +63,6 @@ class TonePrompts:
 
 
 @pytest.fixture
-async def limits(infra) -> AsyncIterator[TrunkLimits]:
-    url, _ = infra.new_redis()
-    redis = Redis.from_url(url)
-    yield TrunkLimits(redis)
-    await redis.aclose()
-
-
-@pytest.fixture
 def far_ends(tmp_path: Path) -> Callable[..., Sipp]:
     started: list[Sipp] = []
 

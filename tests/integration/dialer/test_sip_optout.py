@@ -10,7 +10,6 @@ from tests.integration.dialer.test_sip_carrier import (  # noqa: F401 - fixtures
     assert_far_end_ok,
     assert_times,
     far_ends,
-    limits,
     prompts,
     request,
     sip_carrier,

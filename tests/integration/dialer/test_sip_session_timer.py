@@ -20,7 +20,6 @@ from tests.integration.dialer.test_sip_carrier import (  # noqa: F401 - fixtures
     CALLER,
     TonePrompts,
     assert_far_end_ok,
-    limits,
     prompts,
     request,
     sip_carrier,
