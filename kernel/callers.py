@@ -29,6 +29,8 @@ SERVICE_CALLERS: dict[str, frozenset[str]] = {
     # Executions: the gateway, and program (an archived program cancels its active execution).
     "execution": frozenset({GATEWAY, "program"}),
     "trigger": frozenset({GATEWAY, "execution"}),
+    # Webhook endpoints and their deliveries: the gateway only.
+    "webhooks": frozenset({GATEWAY}),
 }
 
 _ACCOUNT = "/outbound.account.v1.AccountService/"
@@ -50,7 +52,8 @@ METHOD_CALLERS: dict[str, frozenset[str]] = {
         "ReleaseReservation")},
     _AUDIENCE + "StreamAudienceContacts": frozenset({"execution"}),
     _AUDIENCE + "StreamAttributeValues": frozenset({"trigger"}),
-    **{_DIALER + name: frozenset({CLI}) for name in ("AddDid", "SetDidStatus", "DeleteDid")},
+    **{_DIALER + name: frozenset({CLI}) for name in ("AddDid", "SetDidStatus", "DeleteDid", "ListDids")},
+    **{_ACCOUNT + name: frozenset({CLI}) for name in ("ListOrganizations", "ListApiKeys")},
     _PROGRAM + "MarkProgramActive": frozenset({"execution"}),
     _TRIGGER + "StartLiveExecution": frozenset({"execution"}),
     _TRIGGER + "EndLiveExecution": frozenset({"execution"}),

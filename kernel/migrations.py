@@ -14,7 +14,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from kernel.db import sqlalchemy_url
 
-CONTEXTS = ("account", "audience", "dialer", "program", "execution", "trigger")
+CONTEXTS = ("account", "audience", "dialer", "program", "execution", "trigger", "webhooks")
 _ROOT = Path(__file__).resolve().parent.parent
 _LOCK_ID = 0x0B0B0B  # one advisory lock for all migrations of the database
 

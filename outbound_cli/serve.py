@@ -8,7 +8,7 @@ import importlib
 from kernel import logs
 from kernel import settings as settings_module
 
-SERVICES = ("account", "audience", "dialer", "program", "execution", "trigger")
+SERVICES = ("account", "audience", "dialer", "program", "execution", "trigger", "webhooks")
 ALL = (*SERVICES, "gateway")
 
 

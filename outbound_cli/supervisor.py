@@ -64,7 +64,10 @@ class ProcessGroup:
             env["PORT"] = str(port)
         else:
             env["GRPC_PORT"] = str(port)
-            env.setdefault("METRICS_PORT", str(free_port()))
+            # Each process needs a port of its own: an exported METRICS_PORT cannot be shared by
+            # them all, so only a per-process one (extra) or 0 (metrics off) is kept.
+            if "METRICS_PORT" not in (extra or {}) and env.get("METRICS_PORT") != "0":
+                env["METRICS_PORT"] = str(free_port())
         out = None
         log_path = None
         if self.log_dir is not None:

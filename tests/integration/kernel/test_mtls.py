@@ -24,6 +24,7 @@ from outbound.dialer.v1 import dialer_pb2
 from outbound.execution.v1 import execution_pb2
 from outbound.program.v1 import program_pb2
 from outbound.trigger.v1 import trigger_pb2
+from outbound.webhooks.v1 import webhooks_pb2
 from outbound_cli import devcerts
 from outbound_cli.devservers import free_port
 from outbound_cli.serve import SERVICES
@@ -32,7 +33,8 @@ from tests.support import tls as test_tls
 from tests.support.system import HANG_GUARD_SECONDS, System
 
 PROTOS = {"account": account_pb2, "audience": audience_pb2, "dialer": dialer_pb2, "execution": execution_pb2,
-          "program": program_pb2, "trigger": trigger_pb2}
+          "program": program_pb2, "trigger": trigger_pb2,
+          "webhooks": webhooks_pb2}
 
 
 def method_of(service: str) -> str:

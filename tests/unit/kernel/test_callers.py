@@ -18,11 +18,13 @@ from outbound.dialer.v1 import dialer_pb2
 from outbound.execution.v1 import execution_pb2
 from outbound.program.v1 import program_pb2
 from outbound.trigger.v1 import trigger_pb2
+from outbound.webhooks.v1 import webhooks_pb2
 from outbound_cli.serve import SERVICES
 
 ROOT = Path(__file__).resolve().parents[3]
 FILES = {"account": account_pb2, "audience": audience_pb2, "dialer": dialer_pb2, "execution": execution_pb2,
-         "program": program_pb2, "trigger": trigger_pb2}
+         "program": program_pb2, "trigger": trigger_pb2,
+         "webhooks": webhooks_pb2}
 
 
 def _methods(service: str) -> dict[str, str]:
