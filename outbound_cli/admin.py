@@ -1,5 +1,9 @@
 """`outbound admin …`: operator tasks over gRPC, each printing JSON.
 
+It talks to the instance `make run` starts with the same environment: <NAME>_ADDR when set,
+else GRPC_BASE_PORT + the service's place in the fixed service order (the ports `outbound run`
+gives), else the default ports; it says on stderr which address it uses.
+
 The CLI presents its own certificate (common name `cli`): GRPC_TLS_CERT / _KEY / _CA when set,
 else the one `outbound run` made under $OUTBOUND_RUN_DIR/tls (default .run/tls) if it is there,
 else none (plaintext, for services running without TLS).
@@ -18,6 +22,7 @@ from kernel import errors, rpc, tls
 from kernel import settings as settings_module
 from outbound.account.v1 import account_pb2, account_pb2_grpc
 from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
+from outbound_cli.serve import SERVICES
 
 
 def _credits(balance: account_pb2.CreditBalance) -> dict:
@@ -55,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create = org.add_parser("create", help="create an organization and its first API key")
     create.add_argument("--name", required=True)
     create.add_argument("--credits", type=int, default=0)
+    org.add_parser("list", help="every organization, oldest first")
     limits = org.add_parser("limits", help="show the dispatch limits, or change the options given")
     limits.add_argument("--org", required=True)
     limits.add_argument("--concurrent", type=_int32, help="max concurrent calls (0: no organization limit)")
@@ -80,6 +86,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     did_status.add_argument("--status", required=True, choices=["active", "inactive"])
     did_delete = did.add_parser("delete")
     did_delete.add_argument("--id", required=True)
+    did_list = did.add_parser("list", help="DIDs not deleted; with --org, those the organization may use")
+    did_list.add_argument("--org")
 
     key = admin.add_parser("key").add_subparsers(dest="action", required=True)
     key_create = key.add_parser("create", help="issue another API key (rotation)")
@@ -87,6 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     key_create.add_argument("--name", default="")
     key_revoke = key.add_parser("revoke")
     key_revoke.add_argument("--id", required=True)
+    key_list = key.add_parser("list", help="an organization's keys: ids and prefixes, never the secrets")
+    key_list.add_argument("--org", required=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,16 +121,31 @@ def cli_tls(settings: settings_module.Settings) -> tls.TlsFiles | None:
     return found if all(Path(p).is_file() for p in (found.cert, found.key, found.ca)) else None
 
 
+def service_address(settings: settings_module.Settings, service: str) -> str:
+    """<NAME>_ADDR, else GRPC_BASE_PORT + the service's index (as `outbound run`), else the default."""
+    explicit = settings.env(f"{service.upper()}_ADDR", "")
+    if explicit:
+        return explicit
+    base = settings.env("GRPC_BASE_PORT", "")
+    if base:
+        return f"127.0.0.1:{int(base) + SERVICES.index(service)}"
+    return settings.address(service)
+
+
 def _channel(settings: settings_module.Settings, service: str) -> grpc.Channel:
-    return rpc.blocking_channel(settings.address(service), cli_tls(settings), service)
+    address = service_address(settings, service)
+    print(f"talking to {service} at {address}", file=sys.stderr)
+    return rpc.blocking_channel(address, cli_tls(settings), service)
 
 
-def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> dict:
+def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> dict | list:
     if args.resource in ("org", "credits", "key"):
         with _channel(settings, "account") as channel:
             stub = account_pb2_grpc.AccountServiceStub(channel)
             if args.resource == "org" and args.action == "limits":
                 return _org_limits(stub, args)
+            if args.action == "list":
+                return _account_list(stub, args)
             if args.resource == "org":
                 answer = stub.CreateOrganization(account_pb2.CreateOrganizationRequest(
                     name=args.name, credits=args.credits), timeout=30)
@@ -140,6 +165,11 @@ def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> d
             return {"apiKeyId": args.id, "revoked": True}
     with _channel(settings, "dialer") as channel:
         stub = dialer_pb2_grpc.DialerServiceStub(channel)
+        if args.action == "list":
+            request = dialer_pb2.ListDidsRequest()
+            if args.org:
+                request.organization_id = args.org
+            return [_did(d) for d in stub.ListDids(request, timeout=30).dids]
         if args.action == "add":
             request = dialer_pb2.AddDidRequest(number=args.number, country=args.country, inactive=args.inactive)
             if args.org:
@@ -148,6 +178,15 @@ def _dispatch(args: argparse.Namespace, settings: settings_module.Settings) -> d
         if args.action == "set-status":
             return _did(stub.SetDidStatus(dialer_pb2.SetDidStatusRequest(id=args.id, status=args.status), timeout=30))
         return _did(stub.DeleteDid(dialer_pb2.DeleteDidRequest(id=args.id), timeout=30))
+
+
+def _account_list(stub: account_pb2_grpc.AccountServiceStub, args: argparse.Namespace) -> list[dict]:
+    if args.resource == "org":
+        orgs = stub.ListOrganizations(account_pb2.ListOrganizationsRequest(), timeout=30).organizations
+        return [{"id": o.id, "name": o.name, "createdAt": o.created_at} for o in orgs]
+    keys = stub.ListApiKeys(account_pb2.ListApiKeysRequest(organization_id=args.org), timeout=30).api_keys
+    return [{"id": k.id, "name": k.name, "prefix": k.prefix, "createdAt": k.created_at,
+             "revokedAt": k.revoked_at or None} for k in keys]
 
 
 def _org_limits(stub: account_pb2_grpc.AccountServiceStub, args: argparse.Namespace) -> dict[str, object]:

@@ -17,6 +17,7 @@ from campaign_rules import contact_limits
 from campaign_rules.contact_limits import ContactLimits
 from kernel import errors
 from kernel.clock import get_clock
+from services.account.adapters import listings
 from services.account.adapters import repository as repo
 from services.account.domain import api_keys, dispatch_limits, organizations, reservations
 from services.account.domain.credits import Balance
@@ -56,6 +57,17 @@ class AccountService:
         if found is None:
             raise OrganizationNotFoundError()
         return found
+
+    async def list_organizations(self) -> list[Organization]:
+        async with self._engine.connect() as conn:
+            return await listings.organizations(conn)
+
+    async def list_api_keys(self, organization_id: str) -> list[listings.ApiKeyListed]:
+        org = organizations.parse_id(organization_id)
+        async with self._engine.connect() as conn:
+            if await repo.organization(conn, org) is None:
+                raise OrganizationNotFoundError()
+            return await listings.api_keys(conn, org)
 
     async def create_api_key(self, organization_id: str, name: str) -> api_keys.IssuedKey:
         org = organizations.parse_id(organization_id)

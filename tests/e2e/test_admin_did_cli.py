@@ -55,10 +55,10 @@ def test_set_status_and_delete(system):
 def test_errors_are_json_on_stderr(system):
     bad = admin(system, "did", "add", "--number", "0612", "--country", "MA")
     assert bad.returncode == 1
-    assert json.loads(bad.stderr)["error"] == "ValidationError"
+    assert json.loads(bad.stderr.splitlines()[-1])["error"] == "ValidationError"
     number = unique()
     ok(system, "did", "add", "--number", number, "--country", "MA")
     dup = admin(system, "did", "add", "--number", number, "--country", "MA")
-    assert dup.returncode == 1 and json.loads(dup.stderr)["error"] == "ConflictError"
+    assert dup.returncode == 1 and json.loads(dup.stderr.splitlines()[-1])["error"] == "ConflictError"
     missing = admin(system, "did", "set-status", "--id", str(uuid.uuid4()), "--status", "active")
-    assert missing.returncode == 1 and json.loads(missing.stderr)["error"] == "DidNotFoundError"
+    assert missing.returncode == 1 and json.loads(missing.stderr.splitlines()[-1])["error"] == "DidNotFoundError"

@@ -6,6 +6,7 @@ from outbound.account.v1 import account_pb2 as pb
 from outbound.account.v1 import account_pb2_grpc
 from services.account.batches import ReservationBatches
 from services.account.entrypoints.mapping import (
+    api_key_to_proto,
     contact_limits_from_proto,
     contact_limits_to_proto,
     credits_to_proto,
@@ -40,6 +41,15 @@ class AccountServicer(account_pb2_grpc.AccountServiceServicer):
                                  context) -> pb.AuthenticateApiKeyResponse:
         org_id, key_id = await self._service.authenticate(request.api_key)
         return pb.AuthenticateApiKeyResponse(organization_id=org_id, api_key_id=key_id)
+
+    async def ListOrganizations(self, request: pb.ListOrganizationsRequest,
+                                context) -> pb.ListOrganizationsResponse:
+        found = await self._service.list_organizations()
+        return pb.ListOrganizationsResponse(organizations=[organization_to_proto(o) for o in found])
+
+    async def ListApiKeys(self, request: pb.ListApiKeysRequest, context) -> pb.ListApiKeysResponse:
+        found = await self._service.list_api_keys(request.organization_id)
+        return pb.ListApiKeysResponse(api_keys=[api_key_to_proto(k) for k in found])
 
     async def CreateApiKey(self, request: pb.CreateApiKeyRequest, context) -> pb.CreateApiKeyResponse:
         key = await self._service.create_api_key(request.organization_id, request.name)

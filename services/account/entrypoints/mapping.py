@@ -6,7 +6,9 @@ from campaign_rules.contact_limits import ContactLimits
 from kernel import errors
 from kernel.timefmt import iso
 from outbound.account.v1 import account_pb2 as pb
+from services.account.adapters.listings import ApiKeyListed
 from services.account.batches import ReserveItem, SettleItem
+from services.account.domain import api_keys
 from services.account.domain.credits import Balance
 from services.account.domain.dispatch_limits import DispatchLimits, LimitsChange, ResolvedLimits
 from services.account.domain.organizations import Organization
@@ -19,6 +21,11 @@ def credits_to_proto(balance: Balance) -> pb.CreditBalance:
 
 def organization_to_proto(org: Organization) -> pb.Organization:
     return pb.Organization(id=org.id, name=org.name, created_at=iso(org.created_at))
+
+
+def api_key_to_proto(key: ApiKeyListed) -> pb.ApiKeyInfo:
+    return pb.ApiKeyInfo(id=key.id, name=key.name, prefix=api_keys.PREFIX + key.id, created_at=iso(key.created_at),
+                         revoked_at=iso(key.revoked_at) if key.revoked_at else "")
 
 
 def contact_limits_from_proto(message: pb.ContactLimits) -> ContactLimits:

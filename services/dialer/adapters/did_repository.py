@@ -97,3 +97,13 @@ class DidRepository:
                   AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid)) AND {after}
                 ORDER BY number, id LIMIT :limit"""), {"org": organization_id, "limit": wanted.fetch, **params})).all()
         return [_row(r) for r in rows]
+
+    async def list_all(self, organization_id: str | None) -> list[DidRow]:
+        """Not deleted, active or not, by number; with an organization, the shared ones and its own."""
+        where = "deleted_at IS NULL"
+        if organization_id is not None:
+            where += " AND (organization_id IS NULL OR organization_id = CAST(:org AS uuid))"
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(f"SELECT {_COLUMNS} FROM dids WHERE {where} ORDER BY number, id"),
+                                       {"org": organization_id})).all()
+        return [_row(r) for r in rows]

@@ -72,7 +72,7 @@ def test_limits_out_of_bounds_are_refused_and_change_nothing(stub, limits, messa
     assert get(stub, org).limits == pb.ContactLimits(max_attempts=3, per_days=7)
 
 
-@pytest.mark.parametrize("org", [str(uuid.uuid4()), "not-an-id", ""])
+@pytest.mark.parametrize("org", [str(uuid.uuid4()), "not-an-id", ""], ids=["unknown", "malformed", "empty"])
 def test_unknown_organizations_are_not_found(stub, org):
     with pytest.raises(errors.NotFoundError) as err:
         get(stub, org)

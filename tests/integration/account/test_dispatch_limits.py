@@ -125,7 +125,7 @@ def test_refused_values_name_the_field_and_write_nothing(stub, fields, message):
     assert shape(get(stub, org)) == shape(before)
 
 
-@pytest.mark.parametrize("org", [str(uuid.uuid4()), "not-an-id", ""])
+@pytest.mark.parametrize("org", [str(uuid.uuid4()), "not-an-id", ""], ids=["unknown", "malformed", "empty"])
 def test_unknown_organizations_are_not_found(stub, org):
     with pytest.raises(errors.NotFoundError) as err:
         get(stub, org)
