@@ -1,30 +1,15 @@
 """Phone numbers out of a CSV file read as it arrives, never whole.
 
 The file is one number per line, or a header row naming a `phone` column (any case; other
-columns ignored). The delimiter is the first of `,` `;` and tab found on the first line that is not blank (`,` when
-none is: a one-column file). Lines end with LF, CRLF or CR; a UTF-8 byte-order mark is dropped;
-bytes that are not UTF-8 become U+FFFD (so such a line is an invalid number, not a failed
-upload). Blank lines are skipped but counted: line numbers are the file's own, header included,
-and a record is numbered by the line it starts on. Quoted fields follow the csv module (RFC
-4180: `""` is a quote inside quotes, a quoted field may span lines).
-
-Bytes are fed as they arrive; each feed hands back the records completed so far. A record is
-complete at a line end where the quotes seen since the last complete record are even, so a
-quoted field cut by the network waits for its end (at most MAX_RECORD_CHARS characters)."""
+columns ignored); the first record that is not blank tells which. How the file is read (delimiter,
+line ends, encoding, blank lines, line numbers, quotes, records cut by the network) is the
+streamed imports' rule: gateway.csv_records."""
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import re
+from gateway.csv_records import MAX_RECORD_CHARS, CsvRecords
 
-from kernel import errors
-
-MAX_RECORD_CHARS = 64 * 1024
 HEADER = "phone"
-_LINE_END = re.compile(r"\r\n|\n|\r")
-_DELIMITERS = (",", ";", "\t")
 
 
 class CsvNumbers:
@@ -32,122 +17,34 @@ class CsvNumbers:
     the phone cell of every data record completed, and the line it starts on."""
 
     def __init__(self, max_record_chars: int = MAX_RECORD_CHARS):
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-        self._pending = ""  # text after the last complete record
-        self._lines = 0  # lines of the file consumed so far
-        self._delimiter: str | None = None  # decided on the first line
+        self._reader = CsvRecords(self._add, max_record_chars)
         self._column: int | None = None  # the phone column, decided on the first record
-        self._max = max_record_chars
+        self._cells: list[str] = []
+        self._numbers: list[int] = []
 
     def feed(self, data: bytes) -> tuple[list[str], list[int]]:
-        text = self._pending + self._decoder.decode(data)
-        cut = self._complete(text)
-        self._pending = text[cut:]
-        if len(self._pending) > self._max:
-            raise errors.ValidationError(
-                f"line {self._lines + 1}: a record longer than {self._max} characters (a quote never closed?)",
-                field="body")
-        return self._records(text[:cut])
+        self._reader.feed(data)
+        return self._take()
 
     def close(self) -> tuple[list[str], list[int]]:
         """The last record, even without a line end (an unclosed quote runs to the end of the file)."""
-        text, self._pending = self._pending + self._decoder.decode(b"", final=True), ""
-        return self._records(text)
+        self._reader.close()
+        return self._take()
 
-    @staticmethod
-    def _complete(text: str) -> int:
-        """Where the complete records of `text` end. A CR at the very end is not a line end yet:
-        it may be the first half of a CRLF."""
-        end = len(text) - 1 if text.endswith("\r") else len(text)
-        if '"' not in text:
-            return max(text.rfind("\n", 0, end), text.rfind("\r", 0, end)) + 1
-        cut, quotes, start = 0, 0, 0
-        for match in _LINE_END.finditer(text, 0, end):
-            quotes += text.count('"', start, match.end())
-            start = match.end()
-            if quotes % 2 == 0:
-                cut = start
-        return cut
+    def _take(self) -> tuple[list[str], list[int]]:
+        taken = self._cells, self._numbers
+        self._cells, self._numbers = [], []
+        return taken
 
-    def _records(self, text: str) -> tuple[list[str], list[int]]:
-        if not text:
-            return [], []
-        if self._delimiter is None:
-            # Decided on the first line with something on it: records complete so far may be
-            # blank lines only (a piece that ends after a lone CR), which decide nothing.
-            first = next((line for line in _LINE_END.split(text) if line.strip()), None)
-            if first is not None:
-                self._delimiter = next((d for d in _DELIMITERS if d in first), ",")
-        if '"' in text:
-            return self._quoted_records(text)
-        # No quote: a record is a line and its fields are split on the delimiter, as the csv
-        # module would; done here without it, the usual file reads about twice as fast.
-        lines = _LINE_END.split(text)
-        if lines[-1] == "":
-            lines.pop()  # after the last line end
-        cells: list[str] = []
-        numbers: list[int] = []
-        delimiter = self._delimiter or ","
-        for number, line in enumerate(lines, start=self._lines + 1):
-            record = line.split(delimiter)
-            if not self._keep(record):
-                continue
-            column = self._column or 0
-            cells.append(record[column] if column < len(record) else "")
-            numbers.append(number)
-        self._lines += len(lines)
-        return cells, numbers
-
-    def _quoted_records(self, text: str) -> tuple[list[str], list[int]]:
-        """Records split where `_complete` splits them (a line end with the quotes seen since the
-        record began even), each parsed alone: the same records whatever pieces the body came in,
-        also for a quote the csv module would read as a plain character (one inside a field)."""
-        cells: list[str] = []
-        numbers: list[int] = []
-        delimiter = self._delimiter or ","
-        start, line = 0, self._lines + 1
-        ends = [(m.start(), m.end()) for m in _LINE_END.finditer(text)]
-        if not ends or ends[-1][1] != len(text):
-            ends.append((len(text), len(text)))  # the last record, without a line end (close())
-        first_line = line
-        for end_start, end_stop in ends:
-            chunk = text[start:end_start]
-            if chunk.count('"') % 2:
-                if end_stop != len(text):
-                    line += 1
-                    continue  # inside quotes: the record goes on past this line end
-                chunk = text[start:]  # a quote never closed runs to the end of the file, as in csv
-            if end_start == end_stop == len(text) and not chunk:
-                break
-            try:
-                rows = list(csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter))
-            except csv.Error as exc:
-                raise errors.ValidationError(f"line {first_line}: malformed CSV ({exc})", field="body") from None
-            record = [cell for row in rows for cell in row]
-            if self._keep(record):
-                column = self._column or 0
-                cells.append(record[column] if column < len(record) else "")
-                numbers.append(first_line)
-            line += 1
-            start, first_line = end_stop, line
-        self._lines = line - 1
-        return cells, numbers
-
-    def _keep(self, record: list[str]) -> bool:
-        """Whether `record` is data: not blank (nothing but blanks and delimiters), not the header."""
-        column = self._column
-        if column is not None and column < len(record):
-            cell = record[column]
-            if cell and not cell.isspace():
-                return True  # the usual case, decided on the one cell
-        if not any(cell.strip() for cell in record):
-            return False
-        if self._column is None:  # the first record that is not blank
+    def _add(self, record: list[str], line: int) -> None:
+        if self._column is None:  # the first record
             self._column = self._header_column(record)
             if self._column is not None:
-                return False
+                return  # the header
             self._column = 0
-        return True
+        column = self._column
+        self._cells.append(record[column] if column < len(record) else "")
+        self._numbers.append(line)
 
     @staticmethod
     def _header_column(record: list[str]) -> int | None:

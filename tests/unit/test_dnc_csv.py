@@ -82,6 +82,9 @@ def test_empty_bodies():
 def test_a_quote_never_closed_is_refused_once_past_the_record_limit():
     with pytest.raises(errors.ValidationError, match=r"^line 2: a record longer than 100 characters"):
         read(b'+33612345678\n"' + b"+33612345679\n" * 20, cuts=list(range(0, 300, 10)), max_record_chars=100)
+    # Named by its own line also when the body comes whole, its earlier records in the same piece.
+    with pytest.raises(errors.ValidationError, match=r"^line 2: a record longer than 100 characters"):
+        read(b'+33612345678\n"' + b"+33612345679\n" * 20, max_record_chars=100)
     # Within the limit it runs to the end of the file, as the csv module reads it.
     assert read(b'+33612345678\n"+33612345679\n') == [(1, "+33612345678"), (2, "+33612345679\n")]
 

@@ -38,8 +38,8 @@ class PendingEvent:
 
 
 def contact_changed(kind: str, organization_id: str, contact: ContactRow, changed: dict[str, Any],
-                    occurred_at: datetime) -> PendingEvent:
-    event_id = uuid.uuid4()
+                    occurred_at: datetime, event_id: uuid.UUID | None = None) -> PendingEvent:
+    event_id = event_id or uuid.uuid4()
     attrs = struct_pb2.Struct()
     attrs.update(changed)
     message = events_pb2.ContactChanged(

@@ -153,6 +153,13 @@ async def insert_contacts(conn: AsyncConnection, org: uuid.UUID, ids: list[uuid.
          "timezones": [c.timezone for c in contacts]})
 
 
+async def contacts_by_ids(conn: AsyncConnection, ids: list[uuid.UUID]) -> list[ContactRow]:
+    """The contacts of these ids that still exist, in id order."""
+    rows = await conn.execute(text(
+        f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id"), {"ids": ids})
+    return [_contact(r) for r in rows]
+
+
 async def existing_phones(conn: AsyncConnection, org: uuid.UUID, phones: list[str]) -> set[str]:
     rows = await conn.execute(text(
         "SELECT phone FROM contacts WHERE organization_id = :org AND phone = ANY(CAST(:phones AS text[]))"),

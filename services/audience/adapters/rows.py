@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from services.audience.domain.import_errors import ImportErrorRow
+
 
 @dataclass(frozen=True)
 class AttributeRow:
@@ -81,3 +83,23 @@ class DncEntryRow:
     phone: str  # E.164
     reason: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportJobRow:
+    """A contact import: its options, its counters and its first errors (by line)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    status: str  # running | completed | failed
+    audience_id: uuid.UUID | None
+    on_duplicate: str  # skip | update | fail
+    atomic: bool
+    rows_read: int
+    created: int
+    updated: int
+    skipped: int
+    error_count: int
+    errors: list[ImportErrorRow]
+    created_at: datetime
+    finished_at: datetime | None

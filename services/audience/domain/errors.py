@@ -9,3 +9,4 @@ AudienceNotFoundError = errors.named(errors.NotFoundError, "AudienceNotFoundErro
 AttributeNotFoundError = errors.named(errors.NotFoundError, "AttributeNotFoundError", "Custom attribute not found")
 DncEntryNotFoundError = errors.named(errors.NotFoundError, "DncEntryNotFoundError",
                                      "This number is not on the do-not-call list")
+ImportNotFoundError = errors.named(errors.NotFoundError, "ImportNotFoundError", "Import not found")

@@ -23,20 +23,25 @@ from services.audience.entrypoints.mapping import (
     dnc_entry_to_proto,
     import_chunks,
     import_dnc_response,
+    import_options,
+    import_rows,
+    import_to_proto,
     member_batch,
     struct_dict,
 )
+from services.audience.imports import ContactImports
 from services.audience.membership import Membership
 
 
 class AudienceServicer(audience_pb2_grpc.AudienceServiceServicer):
     def __init__(self, attributes: Attributes, contacts: Contacts, audiences: Audiences, membership: Membership,
-                 dnc: DoNotCall):
+                 dnc: DoNotCall, imports: ContactImports):
         self._attributes = attributes
         self._contacts = contacts
         self._audiences = audiences
         self._membership = membership
         self._dnc = dnc
+        self._imports = imports
 
     async def CreateAttribute(self, request: pb.CreateAttributeRequest, context) -> pb.Attribute:
         return attribute_to_proto(await self._attributes.create(
@@ -144,3 +149,18 @@ class AudienceServicer(audience_pb2_grpc.AudienceServiceServicer):
             # a client stream's are answered here, the same way.
             await context.abort(err.code, err.message, trailing_metadata=errors.to_trailing_metadata(err))
         return import_dnc_response(tally)
+
+    async def ImportContacts(self, request_iterator: AsyncIterator[pb.ContactImportChunk],
+                             context: grpc.aio.ServicerContext) -> pb.ContactImport:
+        try:
+            first = await anext(aiter(request_iterator), None)
+            if first is None:
+                raise errors.ValidationError("an import needs a first chunk naming its header", field="header")
+            job = await self._imports.start(import_options(first), import_rows(first, request_iterator))
+        except errors.DomainError as err:
+            # As ImportDnc: a client stream's domain errors are answered here.
+            await context.abort(err.code, err.message, trailing_metadata=errors.to_trailing_metadata(err))
+        return import_to_proto(job)
+
+    async def GetContactImport(self, request: pb.GetContactImportRequest, context) -> pb.ContactImport:
+        return import_to_proto(await self._imports.get(request.organization_id, request.import_id))

@@ -16,10 +16,12 @@ from services.audience.adapters.rows import (
     ContactRef,
     ContactRow,
     DncEntryRow,
+    ImportJobRow,
 )
 from services.audience.contacts import ContactInput
 from services.audience.dnc import AddOutcome, ImportChunk
 from services.audience.domain.dnc import ImportTally
+from services.audience.imports import ImportOptions, ImportRows
 
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -95,3 +97,27 @@ def import_dnc_response(tally: ImportTally) -> pb.ImportDncResponse:
     return pb.ImportDncResponse(added=tally.added, already_listed=tally.already_listed,
                                 invalid=[pb.DncInvalidLine(line=line, error=e) for line, e in tally.invalid],
                                 invalid_count=tally.invalid_count)
+
+
+def import_options(first: pb.ContactImportChunk) -> ImportOptions:
+    return ImportOptions(first.organization_id, first.audience_id, first.on_duplicate, first.atomic,
+                         list(first.header))
+
+
+async def import_rows(first: pb.ContactImportChunk,
+                      rest: AsyncIterator[pb.ContactImportChunk]) -> AsyncIterator[ImportRows]:
+    """The rows of an ImportContacts stream, the first chunk's included; repeated fields are handed
+    on as they are (no copy)."""
+    yield ImportRows(first.cells, first.cell_counts, first.line_numbers, first.last)
+    async for chunk in rest:
+        yield ImportRows(chunk.cells, chunk.cell_counts, chunk.line_numbers, chunk.last)
+
+
+def import_to_proto(job: ImportJobRow) -> pb.ContactImport:
+    return pb.ContactImport(
+        id=str(job.id), organization_id=str(job.organization_id), status=job.status, rows_read=job.rows_read,
+        created=job.created, updated=job.updated, skipped=job.skipped,
+        errors=[pb.ContactImportError(line=e.line, field=e.field, message=e.message) for e in job.errors],
+        error_count=job.error_count, atomic=job.atomic, on_duplicate=job.on_duplicate,
+        audience_id=str(job.audience_id) if job.audience_id else "", created_at=iso(job.created_at),
+        finished_at=iso(job.finished_at) if job.finished_at else "")

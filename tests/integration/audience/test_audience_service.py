@@ -13,17 +13,9 @@ from google.protobuf import json_format, struct_pb2
 
 from kernel import errors
 from outbound.audience.v1 import audience_pb2 as pb
-from outbound.audience.v1 import audience_pb2_grpc, events_pb2
+from outbound.audience.v1 import events_pb2
 from services.audience.domain.errors import AudienceNotFoundError, ContactNotFoundError
 from tests.support.system import HANG_GUARD_SECONDS, wait_progressing, wait_until
-
-
-@pytest.fixture(scope="module")
-def audience(system_factory):
-    system = system_factory(services=["audience"], gateway=False)
-    channel = system.channel("audience")
-    yield system, audience_pb2_grpc.AudienceServiceStub(channel)
-    channel.close()
 
 
 def call(method, request):

@@ -13,7 +13,7 @@ from kernel import errors
 from outbound.audience.v1 import audience_pb2 as pb
 from outbound.dialer.v1 import events_pb2 as dialer_events
 from services.audience.domain.errors import DncEntryNotFoundError
-from tests.integration.audience.test_audience_service import audience, call, events_for  # noqa: F401
+from tests.integration.audience.test_audience_service import call, events_for
 from tests.support.system import wait_until
 
 
@@ -33,7 +33,7 @@ def import_file(stub, org: str, chunks: list[list[tuple[int, str]]], reason: str
         raise errors.from_rpc_error(exc) from None
 
 
-def test_add_get_list_remove(audience):  # noqa: F811
+def test_add_get_list_remove(audience):
     _, stub = audience
     org, other = str(uuid.uuid4()), str(uuid.uuid4())
     added = call(stub.AddDnc, pb.AddDncRequest(organization_id=org, reason="asked by mail", phones=[
@@ -71,7 +71,7 @@ def test_add_get_list_remove(audience):  # noqa: F811
         call(stub.GetDnc, pb.GetDncRequest(organization_id=org, phone="+33612345678"))
 
 
-def test_requests_out_of_bounds_are_refused(audience):  # noqa: F811
+def test_requests_out_of_bounds_are_refused(audience):
     _, stub = audience
     org = str(uuid.uuid4())
     for request, message in [
@@ -87,7 +87,7 @@ def test_requests_out_of_bounds_are_refused(audience):  # noqa: F811
     assert not call(stub.ListDnc, pb.ListDncRequest(organization_id=org)).entries
 
 
-def test_check_answers_the_listed_numbers_in_request_order(audience):  # noqa: F811
+def test_check_answers_the_listed_numbers_in_request_order(audience):
     _, stub = audience
     org, other = str(uuid.uuid4()), str(uuid.uuid4())
     asked = numbers(100, 1000)
@@ -102,7 +102,7 @@ def test_check_answers_the_listed_numbers_in_request_order(audience):  # noqa: F
     assert not call(stub.CheckDnc, pb.CheckDncRequest(organization_id=org, phones=["+33 61 0000100"])).listed
 
 
-def test_import_counts_every_line_once(audience):  # noqa: F811
+def test_import_counts_every_line_once(audience):
     _, stub = audience
     org, other = str(uuid.uuid4()), str(uuid.uuid4())
     call(stub.AddDnc, pb.AddDncRequest(organization_id=org, phones=numbers(0, 10)))  # listed before
@@ -123,7 +123,7 @@ def test_import_counts_every_line_once(audience):  # noqa: F811
     assert (again.added, again.already_listed, again.invalid_count) == (0, 32, 3)
 
 
-def test_import_reports_the_first_thousand_invalid_lines_and_counts_all(audience):  # noqa: F811
+def test_import_reports_the_first_thousand_invalid_lines_and_counts_all(audience):
     _, stub = audience
     org = str(uuid.uuid4())
     bad = [(n, f"x{n}") for n in range(1, 2501)]
@@ -132,7 +132,7 @@ def test_import_reports_the_first_thousand_invalid_lines_and_counts_all(audience
     assert [i.line for i in answer.invalid] == list(range(1, 1001))
 
 
-def test_import_errors_are_answered_like_any_other(audience):  # noqa: F811
+def test_import_errors_are_answered_like_any_other(audience):
     _, stub = audience
     with pytest.raises(errors.ValidationError, match="^organizationId: must be a UUID"):
         import_file(stub, "acme", [[(1, numbers(0, 1)[0])]])
@@ -153,7 +153,7 @@ def import_file_raw(stub, org: str):
         raise errors.from_rpc_error(exc) from None
 
 
-def test_contact_time_zones(audience):  # noqa: F811
+def test_contact_time_zones(audience):
     system, stub = audience
     org = str(uuid.uuid4())
     created = call(stub.CreateContact, pb.CreateContactRequest(organization_id=org, contact=pb.ContactInput(
@@ -219,7 +219,7 @@ def call_result(org: str, phone: str, opted_out: bool) -> dialer_events.CallResu
                                     opted_out=opted_out, node_ids=["welcome", "stop"])
 
 
-def test_a_call_that_opted_out_lists_the_number_once(audience):  # noqa: F811
+def test_a_call_that_opted_out_lists_the_number_once(audience):
     system, stub = audience
     org = str(uuid.uuid4())
     opted, kept, later = numbers(500, 3)

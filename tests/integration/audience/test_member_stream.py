@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from outbound.audience.v1 import audience_pb2 as pb
-from tests.integration.audience.test_audience_service import audience, call  # noqa: F401
+from tests.integration.audience.test_audience_service import call
 
 
 def stream(stub, org: str, audience_id: str, batch: int, columnar: bool) -> list[pb.ContactBatch]:
@@ -13,7 +13,7 @@ def stream(stub, org: str, audience_id: str, batch: int, columnar: bool) -> list
         organization_id=org, audience_id=audience_id, batch_size=batch, columnar=columnar), timeout=60))
 
 
-def test_columnar_and_row_streams_agree_in_contact_id_order(audience):  # noqa: F811
+def test_columnar_and_row_streams_agree_in_contact_id_order(audience):
     _, stub = audience
     org = str(uuid.uuid4())
     group = call(stub.CreateAudience, pb.CreateAudienceRequest(organization_id=org, name="Members"))
