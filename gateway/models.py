@@ -61,14 +61,6 @@ class AutoPauseRuleIn(ApiModel):
     reset_on_resume: bool = False
 
 
-def auto_pause_rules_json(answer: Any) -> list[dict[str, Any]] | None:
-    """The auto-pause rules of a program or an execution as answered; None when it has none set."""
-    if not answer.HasField("auto_pause_rules"):
-        return None
-    return [{"nodeId": r.node_id, "threshold": r.threshold, "resetOnResume": r.reset_on_resume}
-            for r in answer.auto_pause_rules.rules]
-
-
 class ApiResponse(BaseModel):
     """Response bodies: camelCase on the wire, built from proto dicts."""
 
@@ -83,3 +75,11 @@ def to_proto(data: dict[str, Any], message: Message) -> Message:
 def body(model: BaseModel) -> dict[str, Any]:
     """The fields a client actually sent, by their API names."""
     return model.model_dump(by_alias=True, exclude_unset=True)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `{"error": "<Name>", "message": "..."}`; each response of the OpenAPI
+    document lists the names that route may answer with that status."""
+
+    error: str = Field(description="The error's name, e.g. ValidationError, ProgramNotFoundError")
+    message: str = Field(description="What went wrong, for a person; a field error starts with the field's path")

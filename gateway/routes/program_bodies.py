@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from google.protobuf import json_format
 from pydantic import Field
 
-from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, Int32, auto_pause_rules_json, to_proto
+from campaign_rules.public_json import auto_pause_rules_json
+from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, Int32, to_proto
 from gateway.routes.window_bodies import (
     CALLING_HOURS_DOC,
     CallingHoursIn,

@@ -432,7 +432,7 @@ def test_another_organizations_program_is_not_found(tenant: Tenant, system: Syst
     assert tenant.org.get(path).json() == program
 
 
-@pytest.mark.parametrize("program_id", ["not-a-uuid", str(uuid.uuid4())])
+@pytest.mark.parametrize("program_id", ["not-a-uuid", str(uuid.uuid4())], ids=["malformed", "unknown"])
 def test_unknown_or_malformed_id_is_not_found(tenant: Tenant, program_id: str):
     path = f"/programs/{program_id}"
     for answer in (tenant.org.get(path), tenant.org.patch(path, json={"name": "x"}), tenant.org.delete(path)):
