@@ -1,9 +1,14 @@
-"""/api/program-executions/{id}/calls: the calls placed for an execution."""
+"""/api/program-executions/{id}/calls: the calls placed for an execution, and
+/api/program-executions/{id}/call-stats: how many ended per time bucket and outcome."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from typing import Any, Literal
 
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
+
+from campaign_rules.public_json import call_json
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
 from gateway.models import ApiResponse
@@ -36,30 +41,46 @@ class CallResponse(ApiResponse):
     amd: AmdResponse | None = None  # answering-machine detection; None when none ran
 
 
-def _none(value: str) -> str | None:
-    return value or None
-
-
 @router.get("/program-executions/{execution_id}/calls", response_model=list[CallResponse])
 async def list_execution_calls(execution_id: str, response: Response, limit: Limit = DEFAULT_LIMIT,
-                               cursor: Cursor = None,
+                               cursor: Cursor = None, order: Literal["placed", "newest"] = "placed",
                                org: str = Depends(organization_id),
-                               stubs: Clients = Depends(clients)) -> list[CallResponse]:
-    """Finished calls of the execution in the order they were placed; `nodeIds` are the flow
+                               stubs: Clients = Depends(clients)) -> list[dict[str, Any]]:
+    """Finished calls of the execution in the order they were placed (`order=newest`: the last
+    placed first); `nodeIds` are the flow
     nodes run in the call; `amd` what answering-machine detection decided (null when none ran).
     The next page's cursor is in the `X-Next-Cursor` header."""
     # The execution must exist for this organization (ExecutionNotFoundError otherwise).
     await call(stubs.execution.GetExecution, execution_pb2.GetExecutionRequest(
         organization_id=org, execution_id=execution_id))
     answer = await call(stubs.dialer.ListCalls, dialer_pb2.ListCallsRequest(
-        organization_id=org, execution_id=execution_id, page_size=limit, page_token=cursor or ""))
+        organization_id=org, execution_id=execution_id, page_size=limit, page_token=cursor or "",
+        newest_first=order == "newest"))
     next_page(response, answer.next_page_token)
-    return [
-        CallResponse(id=c.id, contact_id=c.contact_id, phone=c.phone, attempt=c.attempt,
-                     did_number=_none(c.did_number), outcome=c.outcome, started_at=_none(c.started_at),
-                     answered_at=_none(c.answered_at), ended_at=_none(c.ended_at), talk_seconds=c.talk_seconds,
-                     node_ids=list(c.node_ids), sip_code=c.sip_code if c.HasField("sip_code") else None,
-                     q850_cause=c.q850_cause if c.HasField("q850_cause") else None,
-                     amd=AmdResponse(result=c.amd.result, decision_ms=c.amd.decision_ms) if c.HasField("amd") else None)
-        for c in answer.calls
-    ]
+    return [call_json(c) for c in answer.calls]
+
+
+class CallStatsBucketResponse(ApiResponse):
+    start: str = Field(description="Start of the bucket (a multiple of bucketSeconds since the Unix epoch)")
+    total: int = Field(description="Calls that ended in [start, start + bucketSeconds)")
+    outcomes: dict[str, int] = Field(description="Those calls per outcome (only outcomes that occurred)")
+
+
+class CallStatsResponse(ApiResponse):
+    bucket_seconds: int
+    buckets: list[CallStatsBucketResponse] = Field(description="In order of start; buckets without calls are left out")
+
+
+@router.get("/program-executions/{execution_id}/call-stats", response_model=CallStatsResponse)
+async def execution_call_stats(execution_id: str,
+                               bucket_seconds: int = Query(60, alias="bucketSeconds", ge=10, le=3600),
+                               org: str = Depends(organization_id),
+                               stubs: Clients = Depends(clients)) -> dict[str, Any]:
+    """Finished calls of the execution counted per `bucketSeconds` (10-3600) of their end time and
+    per outcome, computed by the database."""
+    await call(stubs.execution.GetExecution, execution_pb2.GetExecutionRequest(
+        organization_id=org, execution_id=execution_id))
+    answer = await call(stubs.dialer.GetCallStats, dialer_pb2.GetCallStatsRequest(
+        organization_id=org, execution_id=execution_id, bucket_seconds=bucket_seconds))
+    return {"bucketSeconds": answer.bucket_seconds,
+            "buckets": [{"start": b.start, "total": b.total, "outcomes": dict(b.outcomes)} for b in answer.buckets]}

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import Field
 
+from campaign_rules.public_json import contact_json, execution_detail_json, execution_json
 from gateway.auth import clients, organization_id
 from gateway.clients import Clients, call
-from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn, auto_pause_rules_json
+from gateway.models import ApiModel, ApiResponse, AutoPauseRuleIn
 from gateway.paging import DEFAULT_LIMIT, Cursor, Limit, next_page
 from outbound.execution.v1 import execution_pb2 as pb
 from outbound.program.v1 import program_pb2
@@ -32,6 +33,24 @@ class AutoPauseCounterOut(ApiResponse):
     node_id: str
     count: int = Field(description="Times the node has run in this execution's calls since the last reset")
     threshold: int
+
+
+class PauseRuleOut(ApiResponse):
+    node_id: str
+    threshold: int
+    count: int
+
+
+class PauseReasonOut(ApiResponse):
+    kind: str = Field(description="manual | threshold | credits")
+    rule: PauseRuleOut | None = Field(description="threshold only: the rule that tripped, with its count "
+                                                  "(null when the counters cannot be read)")
+    until: str | None = Field(description="Always null: a pause lasts until the execution is resumed")
+
+
+class HeldByOut(ApiResponse):
+    kind: str = Field(description="pause_window")
+    until: str | None = Field(description="When the pause window (and any window it runs into) ends")
 
 
 class LaunchResponse(ApiResponse):
@@ -63,30 +82,16 @@ class ExecutionResponse(ApiResponse):
     auto_pause_rules: list[AutoPauseRuleOut] | None
     created_at: str
     updated_at: str
+    pause_reason: PauseReasonOut | None = Field(None, description="Why it is paused; null unless paused*")
+    held_by: HeldByOut | None = Field(
+        None, description="GET /api/program-executions/{id} only: a running execution held by a pause "
+                          "window now; null otherwise")
 
 
 class ExecutionDetailResponse(ExecutionResponse):
     auto_pause_counters: list[AutoPauseCounterOut] | None = Field(
         description="One counter per auto-pause rule ([] without rules) while the execution is active; "
                     "null once it has ended (counters are deleted) or when the counters cannot be read")
-
-
-def _none(value: str) -> str | None:
-    return value or None
-
-
-def execution_json(e: pb.Execution) -> dict[str, Any]:
-    return {
-        "id": e.id, "programId": e.program_id, "organizationId": e.organization_id, "audienceId": e.audience_id,
-        "flowId": e.flow_id, "status": e.status, "totalContacts": e.total_contacts,
-        "contactsCompleted": e.contacts_completed, "contactsFailed": e.contacts_failed,
-        "contactsPending": e.contacts_pending, "contactsInProgress": e.contacts_in_progress,
-        "contactsSkipped": e.contacts_skipped, "contactsSkippedBy": dict(e.contacts_skipped_by),
-        "scheduledStartAt": e.scheduled_start_at,
-        "scheduledStopAt": _none(e.scheduled_stop_at), "actualStartAt": _none(e.actual_start_at),
-        "actualEndAt": _none(e.actual_end_at), "autoPauseRules": auto_pause_rules_json(e),
-        "createdAt": e.created_at, "updatedAt": e.updated_at,
-    }
 
 
 @router.post("/programs/{program_id}/launch", status_code=201, response_model=LaunchResponse)
@@ -130,11 +135,7 @@ async def get_execution(execution_id: str, org: str = Depends(organization_id),
     """The execution, with its auto-pause counters (how close each rule is to pausing it)."""
     execution = await call(stubs.execution.GetExecution, pb.GetExecutionRequest(
         organization_id=org, execution_id=execution_id))
-    counters = None
-    if execution.auto_pause_counters_known:
-        counters = [{"nodeId": c.node_id, "count": c.count, "threshold": c.threshold}
-                    for c in execution.auto_pause_counters]
-    return {**execution_json(execution), "autoPauseCounters": counters}
+    return execution_detail_json(execution)
 
 
 @router.patch("/program-executions/{execution_id}/pause", response_model=ExecutionResponse)
@@ -183,12 +184,6 @@ class ExecutionContactResponse(ApiResponse):
                     "stop_at, pause_window, calling_hours, dnc, frequency_cap, credits, concurrency_limit, "
                     "retry_delay; null when nothing holds it (or it is not pending)")
     skipped_reason: str | None = Field(description="For a skipped contact: cancelled, stopped or dnc")
-
-
-def contact_json(c: pb.ExecutionContact) -> dict[str, Any]:
-    return {"contactId": c.contact_id, "phone": c.phone, "state": c.state, "attempts": c.attempts,
-            "lastOutcome": _none(c.last_outcome), "nextAttemptAt": _none(c.next_attempt_at),
-            "blockedBy": _none(c.blocked_by), "skippedReason": _none(c.skipped_reason)}
 
 
 @router.get("/program-executions/{execution_id}/contacts", response_model=list[ExecutionContactResponse])

@@ -16,6 +16,7 @@ from services.dialer.adapters.call_results import CallResults
 from services.dialer.adapters.did_repository import DidRepository, DidRow
 from services.dialer.adapters.flow_repository import FlowRepository, FlowRow
 from services.dialer.domain.audio_uploads import AudioUpload, check_content_type, check_name, sniff_format
+from services.dialer.domain.call_stats import CallBucket, check_bucket_seconds
 from services.dialer.domain.errors import (
     AudioNotFoundError,
     DidNotAccessibleError,
@@ -88,6 +89,10 @@ class DidService:
         org = _organization(organization_id)
         return await _page(lambda wanted: self.dids.list_available(org, wanted), limit, cursor,
                            (paging.text, paging.identifier), key=lambda row: (row.number, row.id))
+
+    async def list_all(self, organization_id: str | None = None) -> list[DidRow]:
+        """The operator's view: every DID not deleted, or those an organization may use."""
+        return await self.dids.list_all(None if organization_id is None else _organization(organization_id))
 
     async def resolve(self, organization_id: str, did_ids: Sequence[str], validate: bool) -> list[DidRow]:
         """The pool's DIDs in order. validate: the first unusable id raises, naming didPool[i]."""
@@ -168,6 +173,12 @@ class CallHistory:
     def __init__(self, calls: CallResults):
         self.calls = calls
 
-    async def list(self, organization_id: str, execution_id: str, limit: int = 0, cursor: str = "") -> Page:
+    async def list(self, organization_id: str, execution_id: str, limit: int = 0, cursor: str = "",
+                   newest_first: bool = False) -> Page:
         org = _organization(organization_id)
-        return await _page(lambda wanted: self.calls.list_calls(org, execution_id, wanted), limit, cursor)
+        return await _page(lambda wanted: self.calls.list_calls(org, execution_id, wanted, newest_first),
+                           limit, cursor)
+
+    async def stats(self, organization_id: str, execution_id: str, bucket_seconds: int) -> list[CallBucket]:
+        org = _organization(organization_id)
+        return await self.calls.call_stats(org, execution_id, check_bucket_seconds(bucket_seconds))

@@ -19,12 +19,13 @@ from kernel import paging
 from kernel.clock import Clock
 from kernel.errors import ValidationError
 from services.execution.adapters import contact_reads
-from services.execution.adapters.contact_caps import ContactCaps
+from services.execution.adapters.contact_caps import CapAsk, ContactCaps
 from services.execution.adapters.contact_reads import ContactState
 from services.execution.adapters.executions import ExecutionRow
 from services.execution.adapters.peers import Peers
 from services.execution.domain import blocking
 from services.execution.domain import contacts as ct
+from services.execution.domain.contacts import attempt_id
 from services.execution.domain.errors import ContactNotFoundError
 from services.execution.queries import Queries
 
@@ -77,12 +78,15 @@ class ContactQueries:
         held: dict[str, datetime | None] = {}
         limits = await self.peers.contact_limits(execution.organization_id) if phones else None
         if limits is not None:
-            held = dict(zip(phones, await self.caps.peek(execution.organization_id, phones, limits, now),
-                            strict=True))
+            # Each contact asks with its own next attempt: one already counted (its claim in
+            # flight) is not held by the cap.
+            asks = [CapAsk(r.phone, attempt_id(execution.id, r.contact_ref, r.attempt + 1)) for r in pending]
+            answers = await self.caps.peek(execution.organization_id, asks, limits, now)
+            held = {r.contact_ref: until for r, until in zip(pending, answers, strict=True)}
         views = []
         for r in rows:
             contact = blocking.ContactFacts(r.state, r.next_attempt_at, zones_of(r.zone_key) if r.zone_key else (),
-                                            r.phone in listed, held.get(r.phone))
+                                            r.phone in listed, held.get(r.contact_ref))
             views.append(ContactView(
                 r.contact_id, r.phone, r.state, r.attempt, r.last_outcome,
                 r.next_attempt_at if r.state == ct.PENDING else None, blocking.blocked_by(facts, contact, now),

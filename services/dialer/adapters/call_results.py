@@ -30,6 +30,7 @@ from services.dialer.adapters.call_records import (
 )
 from services.dialer.domain import attempts
 from services.dialer.domain.attempts import CallRecord
+from services.dialer.domain.call_stats import CallBucket
 from services.dialer.domain.voicemail import AmdResult
 
 _FINISHED = state_in([attempts.FINISHED])
@@ -193,13 +194,33 @@ class CallResults:
                 {"age": older_than_seconds, "unknown_age": unknown_older_than_seconds, "limit": limit})).all()
         return [record(r) for r in rows]
 
-    async def list_calls(self, organization_id: str, execution_id: str, wanted: PageRequest) -> list[CallRecord]:
-        """Finished calls of the execution in the order they were placed, after the page's key."""
-        after, params = after_key(wanted, "created_at, id", ("timestamptz", "uuid"))
+    async def list_calls(self, organization_id: str, execution_id: str, wanted: PageRequest,
+                         newest_first: bool = False) -> list[CallRecord]:
+        """Finished calls of the execution in the order they were placed (or the reverse), after
+        the page's key."""
+        after, params = after_key(wanted, "created_at, id", ("timestamptz", "uuid"), descending=newest_first)
         params.update(org=organization_id, execution_id=execution_id, limit=wanted.fetch)
+        order = "created_at DESC, id DESC" if newest_first else "created_at, id"
         async with self.engine.connect() as conn:
             rows = (await conn.execute(text(f"""
                 SELECT {COLUMNS} FROM call_records
                 WHERE execution_id = :execution_id AND organization_id = :org AND {_FINISHED} AND {after}
-                ORDER BY created_at, id LIMIT :limit"""), params)).all()
+                ORDER BY {order} LIMIT :limit"""), params)).all()
         return [record(r) for r in rows]
+
+    async def call_stats(self, organization_id: str, execution_id: str, bucket_seconds: int) -> list[CallBucket]:
+        """Finished calls of the execution per bucket of ended_at (epoch-aligned) and outcome,
+        counted by the database: one row per (bucket, outcome) crosses the wire, never a call."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(f"""
+                SELECT to_timestamp(floor(extract(epoch FROM ended_at) / :width) * :width) AS start,
+                       coalesce(outcome, '') AS outcome, count(*) AS calls
+                FROM call_records
+                WHERE execution_id = :execution_id AND organization_id = :org AND {_FINISHED}
+                  AND ended_at IS NOT NULL
+                GROUP BY 1, 2 ORDER BY 1, 2"""),
+                {"org": organization_id, "execution_id": execution_id, "width": bucket_seconds})).all()
+        buckets: dict[datetime, dict[str, int]] = {}
+        for start, outcome, calls in rows:
+            buckets.setdefault(start, {})[outcome] = int(calls)
+        return [CallBucket(start, outcomes) for start, outcomes in buckets.items()]

@@ -6,6 +6,7 @@ from outbound.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from services.dialer.entrypoints.mapping import (
     audio_proto,
     call_proto,
+    call_stats_proto,
     did_proto,
     flow_from_proto,
     flow_proto,
@@ -32,15 +33,23 @@ class DialerServicer(dialer_pb2_grpc.DialerServiceServicer):
         page = await self.dids.list_available(request.organization_id, request.limit, request.cursor)
         return dialer_pb2.ListDidsResponse(dids=[did_proto(d) for d in page.items], next_cursor=page.next_cursor)
 
+    async def ListDids(self, request, context):
+        org = request.organization_id if request.HasField("organization_id") else None
+        return dialer_pb2.ListDidsResponse(dids=[did_proto(d) for d in await self.dids.list_all(org)])
+
     async def ResolveDids(self, request, context):
         rows = await self.dids.resolve(request.organization_id, list(request.did_ids), request.validate)
         return dialer_pb2.ListDidsResponse(dids=[did_proto(d) for d in rows])
 
     async def ListCalls(self, request, context):
         page = await self.calls.list(request.organization_id, request.execution_id, request.page_size,
-                                     request.page_token)
+                                     request.page_token, request.newest_first)
         return dialer_pb2.ListCallsResponse(calls=[call_proto(c) for c in page.items],
                                             next_page_token=page.next_cursor)
+
+    async def GetCallStats(self, request, context):
+        buckets = await self.calls.stats(request.organization_id, request.execution_id, request.bucket_seconds)
+        return call_stats_proto(request.bucket_seconds, buckets)
 
 
 class FlowServicer(dialer_pb2_grpc.FlowServiceServicer):

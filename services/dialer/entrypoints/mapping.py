@@ -9,6 +9,7 @@ from services.dialer.adapters.did_repository import DidRow
 from services.dialer.adapters.flow_repository import FlowRow
 from services.dialer.domain.attempts import CallRecord
 from services.dialer.domain.audio_uploads import AudioUpload
+from services.dialer.domain.call_stats import CallBucket
 from services.dialer.domain.flows import Flow, FlowNode
 
 
@@ -56,3 +57,8 @@ def call_proto(record: CallRecord) -> dialer_pb2.CallRecord:
         node_ids=list(record.node_ids), sip_code=record.sip_code, q850_cause=record.q850_cause,
         amd=(dialer_pb2.AmdDecision(result=record.amd.result, decision_ms=record.amd.decision_ms)
              if record.amd is not None else None))
+
+
+def call_stats_proto(bucket_seconds: int, buckets: list[CallBucket]) -> dialer_pb2.CallStats:
+    return dialer_pb2.CallStats(bucket_seconds=bucket_seconds, buckets=[
+        dialer_pb2.CallStatsBucket(start=iso(b.start), total=b.total, outcomes=b.outcomes) for b in buckets])

@@ -166,15 +166,21 @@ class ContactCaps:
         """The attempt was finally not placed: it no longer counts (nothing happens when it did not)."""
         await self._guard(self.redis.zrem(caps_key(organization_id, phone), attempt_id))
 
-    async def peek(self, organization_id: str, phones: Sequence[str], limits: ContactLimits,
+    async def peek(self, organization_id: str, asks: Sequence[CapAsk], limits: ContactLimits,
                    now: datetime) -> list[datetime | None]:
-        """What `take` would answer for a new attempt to each number at `now`, counting nothing:
+        """What `take` would answer for each ask at `now`, counting nothing: None when its attempt
+        is already counted (a claim in flight, or one rolled back: taking it again keeps it), else
         `decide` over the attempts counted in Redis (for explaining why a contact waits)."""
-        if not phones:
+        if not asks:
             return []
         floor = f"({_micros(now) - window(limits) // _MICROSECOND}"
         async with self.redis.pipeline(transaction=False) as pipe:
-            for phone in phones:
-                pipe.zrangebyscore(caps_key(organization_id, phone), floor, "+inf", withscores=True)
+            for ask in asks:
+                pipe.zrangebyscore(caps_key(organization_id, ask.phone), floor, "+inf", withscores=True)
             found = await self._guard(pipe.execute())
-        return [decide(limits, [_instant(score) for _, score in rows], now) for rows in found]
+        answers: list[datetime | None] = []
+        for ask, rows in zip(asks, found, strict=True):
+            members = {(m.decode() if isinstance(m, bytes) else m): score for m, score in rows}
+            counted = ask.attempt_id in members
+            answers.append(None if counted else decide(limits, [_instant(s) for s in members.values()], now))
+        return answers

@@ -202,6 +202,10 @@ async def discard_unconfirmed(conn: AsyncConnection, execution_id: str) -> bool:
         return False
     await conn.execute(text("DELETE FROM execution_contacts WHERE execution_id = CAST(:id AS uuid)"),
                        {"id": execution_id})
+    # Its creation in the status change log goes too: nothing is published of an execution
+    # that never existed for the customer.
+    await conn.execute(text("DELETE FROM execution_status_changes WHERE execution_id = CAST(:id AS uuid)"),
+                       {"id": execution_id})
     await conn.execute(text("DELETE FROM executions WHERE id = CAST(:id AS uuid)"), {"id": execution_id})
     return True
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from outbound.execution.v1 import execution_pb2, execution_pb2_grpc
+from services.execution.change_feed import ChangeFeed
 from services.execution.contact_queries import ContactQueries
-from services.execution.entrypoints.mapping import contact_to_proto, resume_rules, to_proto
+from services.execution.entrypoints.mapping import change_to_proto, contact_to_proto, resume_rules, to_proto
 from services.execution.launch import Launch
 from services.execution.lifecycle import Lifecycle
 from services.execution.queries import Queries
 
 
 class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
-    def __init__(self, launch: Launch, queries: Queries, lifecycle: Lifecycle, contacts: ContactQueries):
+    def __init__(self, launch: Launch, queries: Queries, lifecycle: Lifecycle, contacts: ContactQueries,
+                 changes: ChangeFeed):
         self.launch = launch
         self.queries = queries
         self.lifecycle = lifecycle
         self.contacts = contacts
+        self.changes = changes
 
     async def LaunchProgram(self, request, context):
         execution_id = await self.launch.launch(request.organization_id, request.program_id)
@@ -23,7 +26,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
 
     async def GetExecution(self, request, context):
         detail = await self.queries.get_detail(request.organization_id, request.execution_id)
-        return to_proto(detail.execution, detail.auto_pause_counters)
+        return to_proto(detail.execution, detail.auto_pause_counters, detail.held_until)
 
     async def ListExecutions(self, request, context):
         rows, cursor = await self.queries.list(request.organization_id, request.program_id, request.active_only,
@@ -53,3 +56,8 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     async def GetExecutionContact(self, request, context):
         return contact_to_proto(await self.contacts.get(request.organization_id, request.execution_id,
                                                         request.contact_id))
+
+    async def ListStatusChanges(self, request, context):
+        changes = await self.changes.list(request.organization_id, request.execution_id, request.after_seq,
+                                          request.limit)
+        return execution_pb2.ListStatusChangesResponse(changes=[change_to_proto(c) for c in changes])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from campaign_rules import auto_pause
 from campaign_rules.auto_pause import CounterView
@@ -11,15 +12,18 @@ from kernel.timefmt import iso
 from outbound.dialer.v1 import events_pb2 as dialer_events
 from outbound.execution.v1 import execution_pb2
 from outbound.trigger.v1 import events_pb2 as trigger_events
+from services.execution.adapters.change_log import StatusChange
 from services.execution.adapters.executions import ExecutionRow
 from services.execution.contact_queries import ContactView
 from services.execution.domain import blocking
+from services.execution.domain.pause_reason import PAUSE_WINDOW, pause_reason
 from services.execution.results import CallResult, FiredTrigger
 
 
-def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[CounterView] | None = None
-             ) -> execution_pb2.Execution:
-    """The execution; its auto-pause counters known only when given (a detail read)."""
+def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[CounterView] | None = None,
+             held_until: datetime | None = None) -> execution_pb2.Execution:
+    """The execution; its auto-pause counters known only when given (a detail read), and the
+    pause window holding it when `held_until` is given."""
     message = execution_pb2.Execution(
         id=row.id, program_id=row.program_id, organization_id=row.organization_id,
         audience_id=row.audience_id or "", flow_id=row.flow_id, status=row.status, mode=row.mode,
@@ -38,7 +42,21 @@ def to_proto(row: ExecutionRow, auto_pause_counters: Sequence[CounterView] | Non
         message.auto_pause_counters.extend(
             execution_pb2.AutoPauseCounter(node_id=c.node_id, count=c.count, threshold=c.threshold)
             for c in auto_pause_counters)
+    reason = pause_reason(row.status, auto_pause_counters)
+    if reason is not None:
+        message.pause_reason.kind = reason.kind
+        if reason.rule is not None:
+            message.pause_reason.rule.CopyFrom(execution_pb2.AutoPauseCounter(
+                node_id=reason.rule.node_id, count=reason.rule.count, threshold=reason.rule.threshold))
+    if held_until is not None:
+        message.held_by.CopyFrom(execution_pb2.HeldBy(kind=PAUSE_WINDOW, until=iso(held_until)))
     return message
+
+
+def change_to_proto(change: StatusChange) -> execution_pb2.ExecutionStatusChange:
+    return execution_pb2.ExecutionStatusChange(
+        seq=change.seq, previous_status=change.previous_status or "", status=change.status,
+        occurred_at=iso(change.occurred_at), execution=to_proto(change.execution))
 
 
 def contact_to_proto(view: ContactView) -> execution_pb2.ExecutionContact:

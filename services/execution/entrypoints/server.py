@@ -16,9 +16,11 @@ from services.execution.adapters.org_call_rate import OrgCallRate
 from services.execution.adapters.org_limits import OrgLimits
 from services.execution.adapters.peers import Peers
 from services.execution.auto_pause_counting import AutoPauseCounting
+from services.execution.change_feed import ChangeFeed
 from services.execution.contact_queries import ContactQueries
 from services.execution.entrypoints import consumers
 from services.execution.entrypoints.grpc import ExecutionServicer
+from services.execution.entrypoints.mapping import to_proto
 from services.execution.fair_admission import FairAdmission
 from services.execution.launch import Launch
 from services.execution.lifecycle import Lifecycle
@@ -44,11 +46,12 @@ async def main(settings: Settings) -> None:
     gates = CallGates(redis)
     counting = AutoPauseCounting(engine, counters, gates, clock)
     outbox = Outbox(engine, js, peers, counters, clock)
-    queries = Queries(engine, counters)
+    queries = Queries(engine, counters, clock)
     lifecycle = Lifecycle(engine, peers, queries, counting, gates, clock)
     caps = ContactCaps(redis, clock)
+    changes = ChangeFeed(engine, js, to_proto)
     servicer = ExecutionServicer(Launch(engine, peers, outbox, clock), queries, lifecycle,
-                                 ContactQueries(engine, queries, peers, caps, clock))
+                                 ContactQueries(engine, queries, peers, caps, clock), changes)
     execution_pb2_grpc.add_ExecutionServiceServicer_to_server(servicer, runtime.server)
     runtime.add_services([execution_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name])
 
@@ -67,6 +70,9 @@ async def main(settings: Settings) -> None:
     results = Results(engine, counting, gates, clock, on_dispatchable=orchestrator.wake)
     runtime.add_background(orchestrator.run)
     runtime.add_background(orchestrator.run_deferred_counting)
+    # Real seconds between passes of the status change publisher (a full batch goes on at once).
+    runtime.add_background(lambda: changes.run_publisher(float(settings.env("STATUS_PUBLISH_SECONDS", "0.2"))))
+    runtime.add_background(changes.run_trim)
     runtime.add_background(consumers.call_results(js, results))
     runtime.add_background(consumers.triggers_fired(js, results))
     runtime.add_background(consumers.programs_archived(js, lifecycle))

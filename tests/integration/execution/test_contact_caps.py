@@ -74,8 +74,8 @@ async def test_the_rolling_window_releases_at_the_right_instant(replicas):
     assert await b.take(o, [CapAsk(phone, "second")], limits, second) == [None]
     release = first + DAY
     assert await a.take(o, [CapAsk(phone, "third")], limits, release - TICK) == [release]
-    assert await b.peek(o, [phone], limits, release - TICK) == [release]
-    assert await b.peek(o, [phone], limits, release) == [None]
+    assert await b.peek(o, [CapAsk(phone, "third")], limits, release - TICK) == [release]
+    assert await b.peek(o, [CapAsk(phone, "third")], limits, release) == [None]
     assert await b.take(o, [CapAsk(phone, "third")], limits, release) == [None]
     # Full again: now the second attempt must leave first.
     assert await a.take(o, [CapAsk(phone, "fourth")], limits, release + TICK) == [second + DAY]
@@ -162,5 +162,15 @@ async def test_lowered_limits_wait_for_every_surplus_attempt_to_leave(replicas):
     lowered = ContactLimits(max_attempts=2, per_days=1)
     # Three counted, two allowed: the two oldest must both leave, so the second one's exit decides.
     assert await a.take(o, [CapAsk(phone, "b")], lowered, stamps[2]) == [stamps[1] + DAY]
-    assert await a.peek(o, [phone], lowered, stamps[2]) == [stamps[1] + DAY]
+    assert await a.peek(o, [CapAsk(phone, "b")], lowered, stamps[2]) == [stamps[1] + DAY]
     assert await a.take(o, [CapAsk(phone, "b")], lowered, stamps[1] + DAY) == [None]
+
+
+async def test_an_attempt_already_counted_is_not_held_by_the_cap_it_fills(replicas):
+    """A claim in flight has counted its attempt before it commits: asked meanwhile why that
+    contact waits, the cap must not be the answer (taking the same attempt again keeps it)."""
+    a, b = replicas
+    o, phone, limits = org(), "+15557000001", ContactLimits(max_attempts=2, per_days=1)
+    assert await a.take(o, [CapAsk(phone, "x:1"), CapAsk(phone, "x:2")], limits, T0) == [None, None]
+    assert await b.peek(o, [CapAsk(phone, "x:2"), CapAsk(phone, "x:3")], limits, T0 + TICK) == [None, T0 + DAY]
+    assert await b.take(o, [CapAsk(phone, "x:2")], limits, T0 + TICK) == [None]

@@ -1,0 +1,1 @@
+"""Live views of executions for the gateway's streaming routes."""
