@@ -29,14 +29,28 @@ _SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
 _HANDED_OUT: set[int] = set()
+# Set by use_ports: ports are then handed out from that range only.
+_PORT_RANGE: range | None = None
+
+
+def use_ports(ports: range) -> None:
+    """Hand out ports from `ports` only, in this process. Parallel test workers each take their
+    own range below the kernel's ephemeral ports, so two workers never pick one port between its
+    choice and its server's bind (nor does the kernel, for an outgoing connection)."""
+    global _PORT_RANGE
+    _PORT_RANGE = ports
 
 
 def free_port() -> int:
     """A port free now and never handed out before by this process: a port picked for a server
     not yet listening is free again to the kernel, and must not go to a second server."""
-    for _ in range(1000):
+    # Port 0: the kernel picks one (tried up to 1000 times for one not handed out yet).
+    for candidate in _PORT_RANGE if _PORT_RANGE is not None else [0] * 1000:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue  # in use: the next one
             port: int = sock.getsockname()[1]
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
@@ -228,7 +242,25 @@ class Redis(_Server):
         args += ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port, proc=self.proc)
+        self._wait_ready()
         return self
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        # A restarted durable server listens while it still replays its append-only file and
+        # answers LOADING (a ConnectionError) until then: ready means a PING answered.
+        import redis
+
+        deadline = time.monotonic() + timeout
+        with redis.Redis(port=self.port, password=self.password or None, socket_timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc and self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited: see {self.data_dir / 'redis.log'}")
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        raise TimeoutError(f"Redis not ready after {timeout}s: see {self.data_dir / 'redis.log'}")
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"

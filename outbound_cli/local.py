@@ -95,7 +95,9 @@ def run_local() -> int:
         port = str(settings.http_port)
         tls_dir = devcerts.ensure(run_dir / TLS_DIR)
         env = {**urls, **ProcessGroup.addresses(base_port), "PORT": port,
-               **devcerts.files_for(tls_dir, "cli").env()}
+               **devcerts.files_for(tls_dir, "cli").env(),
+               # Local receivers (a webhook to 127.0.0.1) are what a developer's machine has.
+               "WEBHOOK_ALLOW_PRIVATE": settings.env("WEBHOOK_ALLOW_PRIVATE", "1")}
         env.update(Clock.from_settings(settings).env())
         group = ProcessGroup(env=env, log_dir=run_dir / "logs", tls_dir=tls_dir)
         group.start_all()

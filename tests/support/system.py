@@ -92,6 +92,8 @@ class System:
             "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "NATS_URL": self.nats_url,
             **ProcessGroup.addresses(), "PORT": str(free_port()), "DRAIN_SECONDS": "0.2",
             "LOG_LEVEL": "INFO", **self.clock.env(),
+            # Webhook receivers of the tests listen on loopback.
+            "WEBHOOK_ALLOW_PRIVATE": "1",
         }
         if self.mtls:
             env.update(self.cli_env())
@@ -126,8 +128,10 @@ class System:
         self.group.stop_all()
         if hasattr(self, "http"):
             self.http.close()
-        if self.postgres is not None:
-            self.postgres.stop()
+        # Servers of this system alone go with it: idle, dozens of them would still cost CPU.
+        for server in (self.postgres, self.nats, self.redis):
+            if server is not None:
+                server.stop()
 
     def kill(self, name: str, instance: int = 0) -> int:
         """SIGKILL one service process (no drain, no clean-up); answers the port it listened on."""
