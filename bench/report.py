@@ -125,6 +125,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     s11 = results.get("fair_share")
     if s11:
         out.extend(_fair_rows(s11))
+    s13 = results.get("event_streams")
+    if s13:
+        streamed = s13["with"]
+        out.append((f"13. Dispatch {s13['contacts']:,} with {s13['streams']} event streams",
+                    f"{_fmt(s13['attempts_per_second_with_streams'])} attempts/s "
+                    f"({_fmt(streamed.get('streams_ended'))} streams ended, "
+                    f"{_fmt(streamed.get('streams_final_counters_equal'))} with the final counters)",
+                    f"no stream: {_fmt(s13['attempts_per_second_without_streams'])}/s",
+                    _pct(s13["ratio"]), ">= 90 %"))
     return out
 
 

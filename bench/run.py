@@ -8,8 +8,10 @@ bench/results/latest.json.
     BENCH_SCALE=0.1 BENCH_SCENARIOS=7 .venv/bin/python -m bench.run   # pause-to-quiet only
     BENCH_SCALE=0.1 BENCH_SCENARIOS=8 .venv/bin/python -m bench.run   # SIP carrier load, 100 calls
     BENCH_SCENARIOS=9 .venv/bin/python -m bench.run   # do-not-call import of 1,000,000 numbers
+    BENCH_SCENARIOS=12 .venv/bin/python -m bench.run  # CSV export of a 100,000-call execution
     BENCH_SCENARIOS=2,10 .venv/bin/python -m bench.run   # dispatch, then with DNC list and calling hours
     BENCH_SCENARIOS=2,11 .venv/bin/python -m bench.run   # dispatch, then fair share between organizations
+    BENCH_SCENARIOS=13 .venv/bin/python -m bench.run     # dispatch without and with 200 event streams open
 
 Sizes: BENCH_SCALE multiplies every size; BENCH_<NAME> sets one (LAUNCH_CONTACTS,
 DISPATCH_CONTACTS, EXECUTIONS, CONTACTS_EACH, LIVE_CONTACTS, LIVE_DUE, API_CONTACTS,
@@ -31,7 +33,18 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import dnc_import, fair_share, live_triggers, pause_quiet, scenarios, screened_dispatch, sip_load
+from bench import (
+    call_export,
+    contacts_import,
+    dnc_import,
+    event_streams,
+    fair_share,
+    live_triggers,
+    pause_quiet,
+    scenarios,
+    screened_dispatch,
+    sip_load,
+)
 from bench.harness import Bench, scale, sized
 from bench.procstats import peak_rss_mb
 from bench.report import machine, table
@@ -41,7 +54,7 @@ SIP_LOAD = 8
 
 
 def _wanted() -> set[int]:
-    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6,7,8,9,10,11"
+    raw = os.environ.get("BENCH_SCENARIOS") or "1,2,3,4,5,6,7,8,9,10,11,12,13,14"
     return {int(x) for x in raw.split(",") if x.strip()}
 
 
@@ -94,6 +107,11 @@ def main() -> int:
         run("pause_to_quiet", 7, pause_quiet.pause_to_quiet, bench, sized("PAUSE_CONTACTS", 100_000),
             int(os.environ.get("BENCH_PAUSES") or 25), float(os.environ.get("BENCH_PAUSE_WAIT_SECONDS") or 2))
         run("dnc_import", 9, dnc_import.dnc_import, bench, sized("DNC_NUMBERS", 1_000_000))
+        run("call_export", 12, call_export.call_export, bench, sized("EXPORT_CALLS", 100_000))
+        run("contacts_import", 14, contacts_import.contacts_import, bench, sized("IMPORT_ROWS", 1_000_000))
+        # Scenario 2's dispatch twice, without and with open event streams on the execution.
+        run("event_streams", 13, event_streams.event_streams, bench, sized("DISPATCH_CONTACTS", 100_000),
+            int(os.environ.get("BENCH_EVENT_STREAMS") or 200))
         # Scenario 2's dispatch again, with its figures of this run beside: run them together.
         run("screened_dispatch", 10, screened_dispatch.screened_dispatch, bench,
             sized("DISPATCH_CONTACTS", 100_000), sized("SCREENED_DNC_NUMBERS", 1_000_000), results.get("dispatch"))

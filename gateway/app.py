@@ -13,10 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import docs_page, openapi, web
 from gateway.clients import Clients
+from gateway.idempotency import Idempotency
 from gateway.ratelimit import RateLimiter
 from gateway.routes import routers
 from gateway.routes.dnc import IMPORT_PATH as DNC_IMPORT_PATH
+from gateway.routes.imports import IMPORT_PATH as CONTACTS_IMPORT_PATH
 from kernel import errors, logs, tracing
 from kernel import settings as settings_module
 
@@ -78,7 +81,7 @@ def create_app(settings: settings_module.Settings | None = None) -> FastAPI:
         version="1.0",
         description="Outbound voice-calling campaigns: programs, executions, contacts, flows.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # gateway/docs_page.py serves /api/docs from local files
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -114,7 +117,11 @@ def create_app(settings: settings_module.Settings | None = None) -> FastAPI:
     # Added first, so innermost: the 413 raised while a route reads its body reaches the app's
     # handlers as it is (the outer middlewares would wrap it in their task groups).
     # A streamed import (the do-not-call CSV) reads its body piece by piece, never whole: not limited.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=frozenset({DNC_IMPORT_PATH}))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       streamed=frozenset({DNC_IMPORT_PATH, CONTACTS_IMPORT_PATH}))
+    # Idempotency-Key on POSTs, just outside the limit; streamed bodies: the same paths as the limit's.
+    app.add_middleware(Idempotency, redis_url=settings.redis_url, max_bytes=settings.max_body_bytes,
+                       streamed=app.user_middleware[0].kwargs["streamed"])
 
     @app.middleware("http")
     async def rate_limit(request: Request, call_next):
@@ -147,6 +154,8 @@ def create_app(settings: settings_module.Settings | None = None) -> FastAPI:
 
     for router in routers():
         app.include_router(router, prefix="/api")
+    web.mount(app)  # the dashboard at / and /app/..., its files at /static
+    openapi.install(app), docs_page.install(app)  # the corrected /api/openapi.json, offline /api/docs
     return app
 
 

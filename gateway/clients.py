@@ -11,6 +11,7 @@ from outbound.dialer.v1 import dialer_pb2_grpc
 from outbound.execution.v1 import execution_pb2_grpc
 from outbound.program.v1 import program_pb2_grpc
 from outbound.trigger.v1 import trigger_pb2_grpc
+from outbound.webhooks.v1 import webhooks_pb2_grpc
 
 __all__ = ["Clients", "call"]
 
@@ -19,7 +20,7 @@ class Clients:
     def __init__(self, settings: Settings):
         self._channels = {
             name: rpc.channel(settings.address(name), settings, name)
-            for name in ("account", "audience", "dialer", "program", "execution", "trigger")
+            for name in ("account", "audience", "dialer", "program", "execution", "trigger", "webhooks")
         }
         self.account = account_pb2_grpc.AccountServiceStub(self._channels["account"])
         self.audience = audience_pb2_grpc.AudienceServiceStub(self._channels["audience"])
@@ -28,6 +29,7 @@ class Clients:
         self.program = program_pb2_grpc.ProgramServiceStub(self._channels["program"])
         self.execution = execution_pb2_grpc.ExecutionServiceStub(self._channels["execution"])
         self.trigger = trigger_pb2_grpc.TriggerServiceStub(self._channels["trigger"])
+        self.webhooks = webhooks_pb2_grpc.WebhookServiceStub(self._channels["webhooks"])
 
     async def close(self) -> None:
         for channel in self._channels.values():

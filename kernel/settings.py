@@ -16,6 +16,7 @@ DEFAULT_PORTS = {
     "program": 50054,
     "execution": 50055,
     "trigger": 50056,
+    "webhooks": 50057,
 }
 
 
