@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from outbound_cli.serve import SERVICES
+from services.account.domain import api_keys
 from tests.support.campaigns import ANSWER, SIM_RULES, Tenant
 from tests.support.system import HANG_GUARD_SECONDS, System, wait_until
 
@@ -141,7 +142,10 @@ def test_outbound_run_listens_on_loopback_with_mtls_and_the_cli_brings_its_own_c
 
 
 def _secret_part(api_key: str) -> str:
-    return api_key.rsplit("_", 1)[1]
+    # The secret itself may contain "_": it is what follows the key id, not the last "_".
+    parsed = api_keys.parse(api_key)
+    assert parsed is not None, "a key of the documented form"
+    return parsed.secret
 
 
 def test_no_key_password_or_private_key_reaches_any_log(system_factory):
