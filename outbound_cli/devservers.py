@@ -41,21 +41,31 @@ def use_ports(ports: range) -> None:
     _PORT_RANGE = ports
 
 
-def free_port() -> int:
-    """A port free now and never handed out before by this process: a port picked for a server
-    not yet listening is free again to the kernel, and must not go to a second server."""
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, span: int = 1) -> int:
+    """The first of `span` consecutive ports, each free now for `kind` (TCP or UDP) and never
+    handed out before by this process: a port picked for a server not yet listening is free
+    again to the kernel, and must not go to a second server."""
     # Port 0: the kernel picks one (tried up to 1000 times for one not handed out yet).
     for candidate in _PORT_RANGE if _PORT_RANGE is not None else [0] * 1000:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue  # in use: the next one
-            port: int = sock.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
+        port = _bindable(candidate, kind)
+        if port is None or port + span > 65_536:
+            continue  # in use: the next one
+        block = range(port, port + span)
+        if _HANDED_OUT.isdisjoint(block) and all(_bindable(p, kind) is not None for p in block[1:]):
+            _HANDED_OUT.update(block)
             return port
     raise RuntimeError("no free port left that was not handed out already")
+
+
+def _bindable(port: int, kind: socket.SocketKind) -> int | None:
+    """The port bound (the kernel's choice for 0) if it can be bound now, else None."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        bound: int = sock.getsockname()[1]
+        return bound
 
 
 def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:

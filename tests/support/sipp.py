@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from outbound_cli.devservers import free_port
+
 SCENARIOS = Path(__file__).resolve().parent.parent / "sipp"
 PCAPS = Path("/usr/share/sip-tester")
 
@@ -31,24 +33,17 @@ def sipp_binary() -> str:
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # From the test worker's own range, like every server's port: a port the kernel picks for
+    # port 0 may be taken by any process's short-lived UDP socket before SIPp binds it.
+    return free_port(socket.SOCK_DGRAM)
 
 
 def free_media_port() -> int:
-    """An even port whose odd neighbour is free too (SIPp's RTP echo takes both)."""
-    for _ in range(200):
-        port = free_udp_port() & ~1
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free even/odd UDP port pair")
+    """An even port with the three above it: SIPp's RTP echo binds it and +2, and +1 and +3 are
+    their RTCP ports by convention. Even, as RFC 3550 asks of RTP: with a far end on an odd
+    port, pjsua in the line workers was seen to crash now and then."""
+    first = free_port(socket.SOCK_DGRAM, span=5)  # five free ones hold an even port and its three
+    return first + first % 2
 
 
 def regex_escape(value: str) -> str:
@@ -82,7 +77,7 @@ class Sipp:
         self.timeout = timeout  # SIPp's own: it stops (and fails) once it has run this long
         self.extra_args = list(extra_args)  # e.g. an injection file: -inf PATH -infindex NAME 0
         self.placeholders = placeholders
-        self.port = free_udp_port()
+        self.port = free_port(socket.SOCK_STREAM if transport.startswith("t") else socket.SOCK_DGRAM)
         self.process: subprocess.Popen[bytes] | None = None
         self.name = f"{scenario}-{self.port}"
 
