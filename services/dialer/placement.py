@@ -7,7 +7,9 @@ attempt id gets at most one call.
 No call is handed to the carrier past the request's deadline (`not_after`) or through a
 closed execution gate: the gate is checked atomically with taking the DID slot, and once more
 as the very last step before the carrier (after the credit and the record, which may wait
-under load). Such a request is answered call.not_placed and consumes no attempt.
+under load). That last answer is trusted only if it arrived fresh: one that took longer than
+GATE_FRESH_SECONDS to come back (a stalled or starved process) may predate a stop, and the gate
+is read again. Such a request is answered call.not_placed and consumes no attempt.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -40,6 +43,11 @@ from services.dialer.domain.flows import Flow
 from services.dialer.settlement import Settlement
 
 log = logs.get("dialer.placement")
+
+# Real seconds: the last gate answer before the carrier counts only if it came back this fast,
+# so a call starts at most this long after its gate closed, whatever stalled the dialer.
+GATE_FRESH_SECONDS = 0.2
+GATE_READS = 3  # stale answers in a row: the gate counts as unreadable
 
 
 @dataclass(frozen=True)
@@ -264,12 +272,18 @@ class Placement:
 
     async def _why_not_now(self, execution_id: str, deadline: datetime | None) -> str:
         """Right before the call: the reason it may no longer start, or "" when it may."""
-        try:
-            if not await self._slots.gate_open(execution_id):
-                return "execution_not_running"
-        except GateUnreadable:
-            # The record is `placing` already: left to its lease it would end `unknown` and cost
-            # the contact an attempt that never reached the carrier.
+        for _ in range(GATE_READS):
+            asked = time.monotonic()
+            try:
+                if not await self._slots.gate_open(execution_id):
+                    return "execution_not_running"
+            except GateUnreadable:
+                # The record is `placing` already: left to its lease it would end `unknown` and cost
+                # the contact an attempt that never reached the carrier.
+                return "gate_unreadable"
+            if time.monotonic() - asked <= GATE_FRESH_SECONDS:
+                break  # nothing is awaited from here to the carrier
+        else:
             return "gate_unreadable"
         if _past(deadline):
             return "deadline_passed"
