@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from datetime import timedelta
@@ -27,16 +28,25 @@ def world():
     return World()
 
 
-@pytest.fixture(scope="module")
-def exec_system(system_factory, world):
+@contextlib.contextmanager
+def execution_alone(system_factory, world: World, dialer=ScriptedDialer, lease_seconds: int = 3):
+    """The execution service with stand-in peers and a stand-in dialer (`dialer`, a class)."""
     peers = Peers(world).start()
     system = system_factory(services=["execution"], gateway=False, clock_speed=60,
-                            extra_env={**peers.addresses, "LEASE_SECONDS": "3"})
-    dialer = ScriptedDialer(system.nats_url, system.clock).start()
-    system.peers, system.dialer, system.world = peers, dialer, world
-    yield system
-    dialer.stop()
-    peers.stop()
+                            extra_env={**peers.addresses, "LEASE_SECONDS": str(lease_seconds)})
+    started = dialer(system.nats_url, system.clock).start()
+    system.peers, system.dialer, system.world = peers, started, world
+    try:
+        yield system
+    finally:
+        started.stop()
+        peers.stop()
+
+
+@pytest.fixture(scope="module")
+def exec_system(system_factory, world):
+    with execution_alone(system_factory, world) as system:
+        yield system
 
 
 class Api:

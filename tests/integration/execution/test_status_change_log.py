@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 
 from kernel import jetstream
@@ -15,36 +14,16 @@ from kernel.timefmt import iso, parse_iso
 from outbound.execution.v1 import events_pb2
 from outbound.execution.v1 import execution_pb2 as pb
 from services.execution.domain.errors import ExecutionNotFoundError
-from tests.integration.execution.conftest import ORG, Api, make_program
-from tests.integration.execution.fakes import Peers, World
+from tests.integration.execution.conftest import ORG, execution_alone, make_program
 from tests.integration.execution.test_auto_pause import NodeDialer, phones
 from tests.support.system import HANG_GUARD_SECONDS, wait_until
 
 
 @pytest.fixture(scope="module")
-def log_system(system_factory):
-    world = World()
-    peers = Peers(world).start()
-    system = system_factory(services=["execution"], gateway=False, clock_speed=60,
-                            extra_env={**peers.addresses, "LEASE_SECONDS": "30"})
-    dialer = NodeDialer(system.nats_url, system.clock).start()
-    system.peers, system.dialer, system.world = peers, dialer, world
-    yield system
-    dialer.stop()
-    peers.stop()
-
-
-@pytest.fixture(scope="module")
-def api(log_system):
-    client = Api(log_system)
-    yield client
-    client.channel.close()
-
-
-@pytest.fixture(scope="module")
-def db(log_system):
-    with psycopg.connect(log_system.database_url, autocommit=True, options="-csearch_path=execution") as conn:
-        yield conn
+def exec_system(system_factory, world):
+    """Calls that stay in progress until released (NodeDialer), and leases that outlast the test."""
+    with execution_alone(system_factory, world, NodeDialer, lease_seconds=30) as system:
+        yield system
 
 
 def launch(api, program) -> str:
@@ -72,10 +51,10 @@ def changes(api, execution_id, after=0, limit=0, org=ORG) -> list[pb.ExecutionSt
         organization_id=org, execution_id=execution_id, after_seq=after, limit=limit)).changes)
 
 
-def test_launch_pause_resume_cancel_each_land_once(log_system, api, db):
+def test_launch_pause_resume_cancel_each_land_once(exec_system, api, db):
     numbers = phones(4)
-    log_system.dialer.hold_phones.update(numbers)  # calls stay in progress: nothing completes
-    program = make_program(log_system, phones=numbers, max_concurrent=1)
+    exec_system.dialer.hold_phones.update(numbers)  # calls stay in progress: nothing completes
+    program = make_program(exec_system, phones=numbers, max_concurrent=1)
     execution_id = launch(api, program)
     assert logged(db, execution_id) == [(None, "running")]
     api.PauseExecution(pb.PauseExecutionRequest(organization_id=ORG, execution_id=execution_id))
@@ -97,11 +76,11 @@ def test_launch_pause_resume_cancel_each_land_once(log_system, api, db):
     assert [c.seq for c in changes(api, execution_id, after=listed[1].seq, limit=1)] == [listed[2].seq]
     with pytest.raises(ExecutionNotFoundError):
         changes(api, execution_id, org=str(uuid.uuid4()))
-    log_system.dialer.release_phones(numbers)
+    exec_system.dialer.release_phones(numbers)
 
 
-def test_threshold_pause_and_completion_land_once(log_system, api, db):
-    program = make_program(log_system, n=4, max_concurrent=1,
+def test_threshold_pause_and_completion_land_once(exec_system, api, db):
+    program = make_program(exec_system, n=4, max_concurrent=1,
                            rules=[{"nodeId": "welcome", "threshold": 2, "resetOnResume": True}])
     execution_id = launch(api, program)
     paused = wait_status(api, execution_id, "paused_threshold")
@@ -120,9 +99,9 @@ def test_threshold_pause_and_completion_land_once(log_system, api, db):
     assert final.execution.contacts_completed == 4 and final.execution.actual_end_at
 
 
-def test_credit_pause_and_scheduled_start_and_stop_land_once(log_system, api, db):
-    dialer = log_system.dialer
-    program = make_program(log_system, n=2, max_concurrent=1)
+def test_credit_pause_and_scheduled_start_and_stop_land_once(exec_system, api, db):
+    dialer = exec_system.dialer
+    program = make_program(exec_system, n=2, max_concurrent=1)
     execution_id = launch(api, program)
     dialer.reject[execution_id] = "no_credits"
     paused = wait_status(api, execution_id, "paused_no_credits")
@@ -132,7 +111,7 @@ def test_credit_pause_and_scheduled_start_and_stop_land_once(log_system, api, db
 
     numbers = phones(2)
     dialer.hold_phones.update(numbers)
-    scheduled = make_program(log_system, phones=numbers, max_concurrent=1, start_in=timedelta(minutes=1),
+    scheduled = make_program(exec_system, phones=numbers, max_concurrent=1, start_in=timedelta(minutes=1),
                              stop_in=timedelta(minutes=3))
     later = launch(api, scheduled)
     wait_status(api, later, "stopped")
@@ -140,15 +119,15 @@ def test_credit_pause_and_scheduled_start_and_stop_land_once(log_system, api, db
     dialer.release_phones(numbers)
 
 
-def test_manual_pause_reason(log_system, api):
+def test_manual_pause_reason(exec_system, api):
     numbers = phones(2)
-    log_system.dialer.hold_phones.update(numbers)
-    execution_id = launch(api, make_program(log_system, phones=numbers, max_concurrent=1))
+    exec_system.dialer.hold_phones.update(numbers)
+    execution_id = launch(api, make_program(exec_system, phones=numbers, max_concurrent=1))
     paused = api.PauseExecution(pb.PauseExecutionRequest(organization_id=ORG, execution_id=execution_id))
     assert paused.pause_reason.kind == "manual"
     assert not get(api, execution_id).HasField("held_by")
     api.CancelExecution(pb.CancelExecutionRequest(organization_id=ORG, execution_id=execution_id))
-    log_system.dialer.release_phones(numbers)
+    exec_system.dialer.release_phones(numbers)
 
 
 async def _published(nats_url: str, execution_ids: set[str], expected: int):
@@ -176,19 +155,19 @@ async def _published(nats_url: str, execution_ids: set[str], expected: int):
         await nc.close()
 
 
-def test_publisher_publishes_each_change_once_with_its_seq(log_system, api, db):
+def test_publisher_publishes_each_change_once_with_its_seq(exec_system, api, db):
     numbers = phones(2)
-    log_system.dialer.hold_phones.update(numbers)
-    execution_id = launch(api, make_program(log_system, phones=numbers, max_concurrent=1))
+    exec_system.dialer.hold_phones.update(numbers)
+    execution_id = launch(api, make_program(exec_system, phones=numbers, max_concurrent=1))
     api.PauseExecution(pb.PauseExecutionRequest(organization_id=ORG, execution_id=execution_id))
     api.CancelExecution(pb.CancelExecutionRequest(organization_id=ORG, execution_id=execution_id))
-    log_system.dialer.release_phones(numbers)
+    exec_system.dialer.release_phones(numbers)
     wait_until(lambda: db.execute("SELECT bool_and(published AND published_at IS NOT NULL) "
                                   "FROM execution_status_changes WHERE execution_id = %s",
                                   (execution_id,)).fetchone()[0], message="changes published")
     logged_seqs = [r[0] for r in db.execute("SELECT seq FROM execution_status_changes WHERE execution_id = %s "
                                             "ORDER BY seq", (execution_id,)).fetchall()]
-    got = asyncio.run(_published(log_system.nats_url, {execution_id}, 3))
+    got = asyncio.run(_published(exec_system.nats_url, {execution_id}, 3))
     assert sorted(m.seq for _, m in got) == logged_seqs  # each once
     assert all(msg_id == f"execution.status_changed:{m.seq}" for msg_id, m in got)
     assert [(m.previous_status, m.status) for _, m in sorted(got, key=lambda g: g[1].seq)] == [
@@ -199,11 +178,11 @@ def test_publisher_publishes_each_change_once_with_its_seq(log_system, api, db):
     assert last.execution.status == "cancelled" and last.occurred_at == last.execution.updated_at
 
 
-def test_held_by_a_pause_window_until_it_ends(log_system, api):
-    now = log_system.clock.now()
+def test_held_by_a_pause_window_until_it_ends(exec_system, api):
+    now = exec_system.clock.now()
     end = now + timedelta(hours=2)
     follow = end + timedelta(hours=1)
-    program = make_program(log_system, n=1, pause_windows={"advanced": [
+    program = make_program(exec_system, n=1, pause_windows={"advanced": [
         {"startAt": iso(now - timedelta(minutes=1)), "endAt": iso(end)},
         {"startAt": iso(end), "endAt": iso(follow)}]})  # runs into the next one: held until that ends
     execution_id = launch(api, program)
